@@ -15,6 +15,14 @@ const (
 // filter is meaningful only below it.
 const ECTempPeakC = -ecTempB1 / (2 * ecTempB2)
 
+// ECTempHeartRate returns the heart rate (bpm) that the ECTemp observation curve
+// expects at core temperature ct (°C): b2·ct² + b1·ct + b0. It is the noise-free mean
+// of the filter's observation model, so a heart rate built from it is what the filter
+// assumes; the curve rises only below ECTempPeakC.
+func ECTempHeartRate(ct float64) float64 {
+	return ecTempB2*ct*ct + ecTempB1*ct + ecTempB0
+}
+
 // ECTemp is the extended Kalman filter that estimates core temperature from heart
 // rate, one step per minute (Buller et al. 2013). With data sampled more often than
 // once a minute, average the heart rate of each minute and call Step once per minute.

@@ -1,6 +1,7 @@
 package physio
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -43,6 +44,31 @@ func TestECTempSteadyState(t *testing.T) {
 	}
 }
 
+func TestECTempHeartRate(t *testing.T) {
+	// At a held heart rate the filter settles where the observation curve returns that
+	// rate, so the published steady states are points of the curve.
+	steady := []struct{ ct, hr float64 }{
+		{36.614, 60}, {37.032, 80}, {37.489, 100}, {37.998, 120},
+		{38.580, 140}, {39.282, 160}, {40.238, 180},
+	}
+	for _, c := range steady {
+		t.Run(fmt.Sprintf("CT %.3f", c.ct), func(t *testing.T) {
+			if got := ECTempHeartRate(c.ct); math.Abs(got-c.hr) > 0.05 {
+				t.Errorf("ECTempHeartRate(%.3f) = %.3f bpm, want %.0f", c.ct, got, c.hr)
+			}
+		})
+	}
+
+	t.Run("peak", func(t *testing.T) {
+		top := ECTempHeartRate(ECTempPeakC)
+		for _, d := range []float64{-0.5, -0.1, 0.1, 0.5} {
+			if hr := ECTempHeartRate(ECTempPeakC + d); hr >= top {
+				t.Errorf("HR %.3f at peak%+.1f °C, not below %.3f at the peak", hr, d, top)
+			}
+		}
+	})
+}
+
 func TestWBGTFromHumidity(t *testing.T) {
 	cases := []struct{ ta, rh, want float64 }{
 		{25, 50, 24.32}, {30, 50, 29.26}, {30, 70, 32.58}, {35, 40, 32.59},
@@ -51,5 +77,15 @@ func TestWBGTFromHumidity(t *testing.T) {
 		if got := WBGTFromHumidity(c.ta, c.rh); math.Abs(got-c.want) > 0.005 {
 			t.Errorf("WBGT(%v °C, %v %%) = %.3f, want %.2f", c.ta, c.rh, got, c.want)
 		}
+	}
+}
+
+func BenchmarkECTempStep(b *testing.B) {
+	f := NewECTemp(ECTempDefaultCT)
+	hr := [...]float64{120, 150, 135, 160}
+	i := 0
+	for b.Loop() {
+		f.Step(hr[i&3])
+		i++
 	}
 }

@@ -15,3 +15,17 @@ func VapourPressureHPa(ta, rh float64) float64 {
 func WBGTFromHumidity(ta, rh float64) float64 {
 	return 0.567*ta + 0.393*VapourPressureHPa(ta, rh) + 3.94
 }
+
+// WBGTIndoor returns the wet-bulb globe temperature (°C) without solar load from
+// instrument readings (ISO 7243): natural wet-bulb tnwb and globe tg (°C),
+// 0.7·Tnwb + 0.3·Tg.
+func WBGTIndoor(tnwb, tg float64) float64 {
+	return 0.7*tnwb + 0.3*tg
+}
+
+// WBGTInSun returns the wet-bulb globe temperature (°C) under solar load from
+// instrument readings (ISO 7243): natural wet-bulb tnwb, globe tg and air ta (°C),
+// 0.7·Tnwb + 0.2·Tg + 0.1·Ta.
+func WBGTInSun(tnwb, tg, ta float64) float64 {
+	return 0.7*tnwb + 0.2*tg + 0.1*ta
+}
