@@ -1,0 +1,234 @@
+package inference
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/hydrocast/hydrocast/features"
+	"github.com/hydrocast/hydrocast/models"
+	"github.com/hydrocast/hydrocast/models/ort"
+	"github.com/hydrocast/hydrocast/models/physio"
+	"github.com/hydrocast/hydrocast/registry"
+)
+
+// ModelSet holds the served version of each of the three model families.
+type ModelSet struct {
+	Sweat   *LoadedModel
+	Thermal *LoadedModel
+	Anomaly *LoadedModel
+}
+
+// LoadModelSet resolves alias (usually "production") for each family in the registry
+// and loads the versions it points at.
+func LoadModelSet(ctx context.Context, reg *registry.Registry, alias string,
+	opts ort.Options) (*ModelSet, error) {
+	set := &ModelSet{}
+	slots := []**LoadedModel{&set.Sweat, &set.Thermal, &set.Anomaly}
+	for i, fam := range models.Families {
+		v, err := reg.Resolve(ctx, fam.Name, alias)
+		if errors.Is(err, registry.ErrNotFound) {
+			set.Close()
+			return nil, fmt.Errorf("%w: %s has no version aliased %q (run hydrocast train)",
+				ErrNoProductionModel, fam.Name, alias)
+		}
+		if err != nil {
+			set.Close()
+			return nil, fmt.Errorf("resolve %s@%s: %w", fam.Name, alias, err)
+		}
+		m, err := LoadModel(ctx, reg, fam, v, opts)
+		if err != nil {
+			set.Close()
+			return nil, err
+		}
+		*slots[i] = m
+	}
+	return set, nil
+}
+
+// Versions maps each model name to the version the set serves.
+func (s *ModelSet) Versions() map[string]string {
+	return map[string]string{
+		s.Sweat.Family.Name:   s.Sweat.VersionString(),
+		s.Thermal.Family.Name: s.Thermal.VersionString(),
+		s.Anomaly.Family.Name: s.Anomaly.VersionString(),
+	}
+}
+
+// Close frees every loaded model.
+func (s *ModelSet) Close() error {
+	var errs []error
+	for _, m := range []*LoadedModel{s.Sweat, s.Thermal, s.Anomaly} {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Thresholds of the alerts, from the science sheet.
+const (
+	// coreTempAlarmC is the projected core temperature that raises a heat-strain alarm.
+	coreTempAlarmC = 39.5
+	// coreTempCriticalC marks the risk of exertional heat stroke.
+	coreTempCriticalC = 40.0
+	// massLossLimitPct is the body-mass loss that fluid guidance keeps under (ACSM).
+	massLossLimitPct = 2.0
+	// staleAfter is the age of the freshest reading from which an assessment warns
+	// that it rests on old data.
+	staleAfter = 5 * time.Minute
+	// defaultAnomalyThreshold applies when a version carries no threshold tag.
+	defaultAnomalyThreshold = 0.5
+	// defaultBodyMassKg stands in when no weigh-in is known (the PHS default).
+	defaultBodyMassKg = 75.0
+)
+
+// Assess runs the three models on one feature vector and turns their outputs into an
+// assessment with alerts and fluid guidance.
+func (s *ModelSet) Assess(ctx context.Context, v *features.Vector) (Assessment, error) {
+	a := Assessment{
+		AthleteID:            v.AthleteID,
+		Time:                 v.AsOf,
+		ModelVersions:        s.Versions(),
+		FeatureSchemaVersion: uint32(v.SchemaVersion),
+		FreshestReading:      v.FreshestReading,
+		HeartRateBPM:         present(v, "heart_rate_bpm_mean_5m"),
+		CoreTempC:            present(v, "core_temp_ectemp_c"),
+		WBGTC:                present(v, "wbgt_c"),
+		StrainIndex:          present(v, "psi"),
+		ElapsedMin:           orZero(present(v, "elapsed_min")),
+	}
+
+	sweat, st1, err := run(ctx, s.Sweat, v)
+	if err != nil {
+		return a, err
+	}
+	thermal, st2, err := run(ctx, s.Thermal, v)
+	if err != nil {
+		return a, err
+	}
+	anomaly, st3, err := run(ctx, s.Anomaly, v)
+	if err != nil {
+		return a, err
+	}
+	a.FeatureStatus = mergeStatus(st1, st2, st3)
+
+	a.SweatRateLPerH = math.Max(0, sweat[models.OutSweatRate])
+	a.SweatRateLowerLPerH = math.Max(0, sweat[models.OutSweatRateLower])
+	a.SweatRateUpperLPerH = math.Max(a.SweatRateLPerH, sweat[models.OutSweatRateUpper])
+	a.CoreTemp15mC = thermal[models.OutCoreTemp15m]
+	a.CoreTemp30mC = thermal[models.OutCoreTemp30m]
+	a.CoreTemp60mC = thermal[models.OutCoreTemp60m]
+	a.AnomalyScore = clamp01(anomaly[models.OutAnomalyScore])
+	if math.IsNaN(a.CoreTempC) {
+		a.CoreTempC = physio.ECTempDefaultCT
+	}
+
+	mass := present(v, "body_mass_kg")
+	if math.IsNaN(mass) {
+		mass = defaultBodyMassKg
+	}
+	a.FluidMLPer15Min = orZero(physio.FluidToDrinkML(physio.FluidStatus{
+		SweatRateLPerH: a.SweatRateLPerH,
+		BodyMassKg:     mass,
+		DrunkML:        orZero(present(v, "fluid_cum_ml")),
+		Elapsed:        time.Duration(a.ElapsedMin * float64(time.Minute)),
+	}))
+	a.Alerts = alerts(&a, mass, s.Anomaly.threshold(defaultAnomalyThreshold), v)
+	return a, nil
+}
+
+// run feeds one model the vector's features and returns its first row of outputs by
+// name, with the statuses of the inputs that were not present.
+func run(ctx context.Context, m *LoadedModel, v *features.Vector) (map[string]float64,
+	map[string]string, error) {
+	row := make([]float32, len(m.featureIdx))
+	status := m.input(v, row)
+	out := make([][]float32, len(m.session.Outputs()))
+	if err := m.session.RunFloat32(ctx, row, out); err != nil {
+		return nil, nil, fmt.Errorf("run %s v%d: %w", m.Family.Name, m.Version.Number, err)
+	}
+	res := make(map[string]float64, len(m.outputIdx))
+	for name, i := range m.outputIdx {
+		res[name] = float64(out[i][0])
+	}
+	return res, status, nil
+}
+
+// alerts lists the assessment's heat-strain, hydration and data-quality alerts, most
+// severe first.
+func alerts(a *Assessment, massKg, anomalyThreshold float64, v *features.Vector) []string {
+	var out []string
+	peak, at := a.CoreTemp15mC, 15
+	if a.CoreTemp30mC > peak {
+		peak, at = a.CoreTemp30mC, 30
+	}
+	switch {
+	case peak >= coreTempCriticalC || a.CoreTempC >= coreTempCriticalC:
+		out = append(out, fmt.Sprintf("heat stroke risk: core temperature %.1f °C projected "+
+			"within %d min; stop and cool down", peak, at))
+	case peak >= coreTempAlarmC:
+		out = append(out, fmt.Sprintf("core temperature projected %.1f °C within %d min; "+
+			"reduce intensity", peak, at))
+	}
+	if a.StrainIndex >= 7 {
+		out = append(out, fmt.Sprintf("high physiological strain (PSI %.1f)", a.StrainIndex))
+	}
+	if w := a.WBGTC; !math.IsNaN(w) {
+		switch {
+		case w > 32.2:
+			out = append(out, fmt.Sprintf("WBGT %.1f °C: above 32.2 °C, cancel exercise", w))
+		case w > 30.0:
+			out = append(out, fmt.Sprintf("WBGT %.1f °C: limit intense exercise", w))
+		case w > 27.8:
+			out = append(out, fmt.Sprintf("WBGT %.1f °C: plan intense or long exercise "+
+				"with care", w))
+		}
+	}
+	drunk := orZero(present(v, "fluid_cum_ml"))
+	lossL := a.SweatRateLPerH*a.ElapsedMin/60 - drunk/1000
+	if pct := 100 * lossL / massKg; pct >= massLossLimitPct {
+		out = append(out, fmt.Sprintf("estimated body-mass loss %.1f %%: drink", pct))
+	}
+	if a.AnomalyScore >= anomalyThreshold {
+		out = append(out, fmt.Sprintf("sensor data look faulty (anomaly score %.2f): "+
+			"check the heart-rate and skin sensors", a.AnomalyScore))
+	}
+	if age := a.FreshestReadingAge(); age > staleAfter {
+		out = append(out, fmt.Sprintf("no fresh readings for %s", age.Round(time.Second)))
+	}
+	return out
+}
+
+// present returns the named feature when it is present or stale, NaN otherwise.
+func present(v *features.Vector, name string) float64 {
+	x, st, ok := v.Get(name)
+	if !ok || st == features.StatusMissing {
+		return math.NaN()
+	}
+	return x
+}
+
+func orZero(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
+
+func clamp01(x float64) float64 { return math.Min(1, math.Max(0, orZero(x))) }
+
+func mergeStatus(ms ...map[string]string) map[string]string {
+	var out map[string]string
+	for _, m := range ms {
+		for k, v := range m {
+			if out == nil {
+				out = make(map[string]string)
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
