@@ -54,8 +54,12 @@ const (
 	maxIntakeLPerH   = 1.4
 	maxIntakeLPerDay = 11.0
 
-	// FluidWindow is the span that FluidToDrinkML plans for.
+	// FluidWindow is the span that FluidToDrinkML advises for.
 	FluidWindow = 15 * time.Minute
+
+	// DefaultFluidHorizon is how much longer a session is assumed to last when its
+	// end is not known.
+	DefaultFluidHorizon = time.Hour
 )
 
 // FluidStatus is what FluidToDrinkML needs to know about a session so far.
@@ -64,14 +68,20 @@ type FluidStatus struct {
 	BodyMassKg     float64       // body mass at the start of the session, kg
 	DrunkML        float64       // fluid drunk since the start, ml
 	Elapsed        time.Duration // time since the start
+	// Horizon is how much longer the session is expected to last; zero means
+	// DefaultFluidHorizon. A horizon shorter than FluidWindow counts as FluidWindow.
+	Horizon time.Duration
 }
 
 // FluidToDrinkML returns how much (ml) to drink during the next FluidWindow so that
-// body-mass loss stays under 2 % (ACSM 2007), assuming the sweat rate has held since
-// the start and holds through the window.
+// body-mass loss stays under 2 % (ACSM 2007) until the session's expected end,
+// assuming the sweat rate has held since the start and holds until then.
 //
-// The rule: with deficit D = sweat lost by the window's end minus fluid drunk, drink
-// the least that keeps D within 2 % of body mass. When sweating outpaces the intake
+// The rule: plan to reach at most 2 % of body mass by the end of the horizon H,
+// drinking at a steady rate meanwhile; the advice is that rate's share for the next
+// window, (S·(t+H) − 2 %·mass − drunk)·window/H, or nothing when the plan needs no
+// drink. Spreading the intake over the horizon avoids both a late rush to drink and
+// drinking before any need. When sweating outpaces the intake
 // ceiling of 1.4 L/h, the 2 % mark will be crossed whatever is drunk, so drink at the
 // ceiling from the start to reach it as late as possible. Never advise more than D
 // (drinking more than is sweated risks hyponatraemia), more than 1.4 L/h for the
@@ -86,10 +96,16 @@ func FluidToDrinkML(s FluidStatus) float64 {
 	}
 
 	window := FluidWindow.Hours()
+	horizon := s.Horizon
+	if horizon == 0 {
+		horizon = DefaultFluidHorizon
+	}
+	plan := max(horizon, FluidWindow).Hours()
 	deficit := s.SweatRateLPerH*(s.Elapsed.Hours()+window)*1000 - s.DrunkML
 	ceiling := maxIntakeLPerH * window * 1000
 
-	need := deficit - maxMassLossShare*s.BodyMassKg*1000
+	atHorizon := s.SweatRateLPerH*(s.Elapsed.Hours()+plan)*1000 - s.DrunkML
+	need := (atHorizon - maxMassLossShare*s.BodyMassKg*1000) * window / plan
 	if s.SweatRateLPerH > maxIntakeLPerH {
 		need = ceiling
 	}

@@ -86,8 +86,11 @@ func TestFluidToDrinkML(t *testing.T) {
 	}{
 		// 70 kg: 2 % is 1400 ml; 15 min at 1.0 L/h sweats 250 ml.
 		{"early, far below 2 %", fluid(1.0, 70, 0, 0), 0},
-		{"at 1.75 h the deficit would be 1750 ml", fluid(1.0, 70, 0, 90*time.Minute), 350},
-		{"having drunk 300 ml", fluid(1.0, 70, 300, 90*time.Minute), 50},
+		// By the horizon 1 h on, 2500 ml sweated: 1100 over 2 %, spread over 4 windows.
+		{"at 1.5 h, 1100 ml over 2 % by the horizon", fluid(1.0, 70, 0, 90*time.Minute), 275},
+		{"having drunk 300 ml", fluid(1.0, 70, 300, 90*time.Minute), 200},
+		{"a 15 min horizon plans for one window",
+			withHorizon(fluid(1.0, 70, 0, 90*time.Minute), 5*time.Minute), 350},
 		{"sweating past the ceiling drinks at it", fluid(2.0, 70, 0, 0), 350},
 		{"never more than is sweated", fluid(2.0, 70, 400, 0), 100},
 		{"already drank it all", fluid(1.2, 70, 1500, time.Hour), 0},
@@ -121,6 +124,11 @@ func TestFluidToDrinkMLKeepsUnderTwoPercent(t *testing.T) {
 			}
 		}
 	}
+}
+
+func withHorizon(s FluidStatus, h time.Duration) FluidStatus {
+	s.Horizon = h
+	return s
 }
 
 func fluid(rate, mass, drunk float64, elapsed time.Duration) FluidStatus {
