@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/muktihari/fit/decoder"
@@ -26,9 +27,9 @@ const maxFITBytes = 256 << 20
 // record message that carries a time and at least one signal:
 //
 //	heart_rate                      → HeartRate (bpm)
-//	temperature                     → SkinTemp (the device's temperature, whole °C),
-//	                                  AmbientTemp for cycling: a bike computer on the
-//	                                  handlebar measures the air, not the rider
+//	temperature                     → SkinTemp (a watch's temperature, whole °C), or
+//	                                  AmbientTemp from a Garmin Edge: a bike computer
+//	                                  on the handlebar measures the air, not the rider
 //	enhanced_speed, else speed      → Speed (m/s)
 //	power                           → Power (W)
 //	cadence + fractional_cadence    → Cadence (per minute)
@@ -110,6 +111,9 @@ type fitCollector struct {
 	part      []features.Reading // readings of the current part, cadence as recorded
 	sessions  []fitSession       // sessions of the current part
 	partSport typedef.Sport      // from a sport or lap message, for records outside sessions
+	// onBike is set when the part's file_id names a bike computer, whose temperature
+	// sensor sits on the handlebar and measures the air.
+	onBike bool
 
 	readings []features.Reading
 	skipped  int
@@ -119,6 +123,8 @@ type fitCollector struct {
 // OnMesg implements decoder.MesgListener.
 func (c *fitCollector) OnMesg(m proto.Message) {
 	switch m.Num {
+	case mesgnum.FileId:
+		c.onBike = isBikeComputer(&m)
 	case mesgnum.Record:
 		c.addRecord(&m)
 	case mesgnum.Session:
@@ -215,6 +221,19 @@ func (c *fitCollector) startPart() {
 	c.part = c.part[:0]
 	c.sessions = c.sessions[:0]
 	c.partSport = typedef.SportInvalid
+	c.onBike = false
+}
+
+// isBikeComputer reports whether a file_id message names a Garmin Edge, the bike
+// computers whose temperature is the air's. Watches, worn on the wrist, report a
+// temperature close to the skin's.
+func isBikeComputer(m *proto.Message) bool {
+	manufacturer := typedef.Manufacturer(m.FieldValueByNum(fieldnum.FileIdManufacturer).Uint16())
+	if manufacturer != typedef.ManufacturerGarmin {
+		return false
+	}
+	product := typedef.GarminProduct(m.FieldValueByNum(fieldnum.FileIdProduct).Uint16())
+	return strings.HasPrefix(strings.ToLower(product.String()), "edge")
 }
 
 // endPart converts the part's cadence to steps where the sport counts strides and
@@ -223,7 +242,7 @@ func (c *fitCollector) endPart(part int) {
 	unknown := false
 	for i := range c.part {
 		r := &c.part[i]
-		if r.Has(features.SkinTemp) && c.sportAt(r.Time) == typedef.SportCycling {
+		if r.Has(features.SkinTemp) && c.onBike {
 			r.Values[features.AmbientTemp] = r.Values[features.SkinTemp]
 			r.Values[features.SkinTemp] = features.Missing
 		}

@@ -269,7 +269,10 @@ func BenchmarkDecodeFIT(b *testing.B) {
 	}
 }
 
-func TestDecodeFITRideTemperatureIsAmbient(t *testing.T) {
+func TestDecodeFITWatchTemperatureIsSkinOnARide(t *testing.T) {
+	// The writer names no Garmin Edge, so even on a ride the device is a watch and its
+	// temperature the skin's (the real Edge 500 ride in the acceptance test goes to
+	// AmbientTemp).
 	readings := session(10)
 	data := encodeFIT(t, readings, importer.WriteOptions{Sport: "cycling"})
 
@@ -278,10 +281,10 @@ func TestDecodeFITRideTemperatureIsAmbient(t *testing.T) {
 		t.Fatalf("DecodeFIT: %v", err)
 	}
 	for i, r := range res.Readings {
-		want := readings[i].Values[features.SkinTemp]
-		if r.Has(features.SkinTemp) || r.Values[features.AmbientTemp] != math.Round(want) {
-			t.Errorf("reading %d: skin %v, ambient %v; want no skin and ambient %v",
-				i, r.Values[features.SkinTemp], r.Values[features.AmbientTemp], math.Round(want))
+		want := math.Round(readings[i].Values[features.SkinTemp])
+		if r.Has(features.AmbientTemp) || r.Values[features.SkinTemp] != want {
+			t.Errorf("reading %d: skin %v, ambient %v; want skin %v and no ambient",
+				i, r.Values[features.SkinTemp], r.Values[features.AmbientTemp], want)
 		}
 	}
 }
