@@ -11,4 +11,10 @@
 // models/ort passes to ONNX Runtime. FP16 and BF16 would travel only as raw bytes, and
 // the runtime wrapper cannot pass them yet, so models with such inputs are described
 // by ModelMetadata but refused by ModelInfer.
+//
+// Over gRPC, inputs come either all in raw_input_contents or all in typed contents,
+// and outputs go back the same way. Over REST, the server also speaks the binary
+// tensor data extension, which Triton's HTTP client uses by default: tensors as raw
+// bytes after the JSON object. JSON has no numbers for NaN and infinities, so an
+// output holding one must be asked for in binary or over gRPC.
 package oip

@@ -53,7 +53,7 @@ func (s *Server) ServerMetadata(context.Context, *inferencepb.ServerMetadataRequ
 	return &inferencepb.ServerMetadataResponse{
 		Name:       ServerName,
 		Version:    s.opts.Version,
-		Extensions: s.opts.Extensions,
+		Extensions: []string{extensionBinaryData},
 	}, nil
 }
 
@@ -109,6 +109,8 @@ func (s *Server) ModelInfer(ctx context.Context, req *inferencepb.ModelInferRequ
 	}
 	out, err := toProto(resp, len(req.GetRawInputContents()) > 0)
 	if err != nil {
+		s.opts.Logger.Error("encode response failed", "model", resp.model,
+			"version", resp.version, "err", err)
 		return nil, grpcError(err)
 	}
 	return out, nil

@@ -70,6 +70,9 @@ func (s *Server) infer(ctx context.Context, req *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOutputTypes(m, outs); err != nil {
+		return nil, err
+	}
 
 	// A caller that has given up while the request was decoded must not cost a run.
 	if err := ctx.Err(); err != nil {
@@ -169,6 +172,20 @@ func pickOutputs(model string, outs []ort.TensorInfo, names []string) ([]int, er
 	return picked, nil
 }
 
+// checkOutputTypes refuses to run a model with an output the server could not return,
+// whether asked for or not: the runtime computes every output, and the wrapper fails
+// on types it cannot read only after the run.
+func checkOutputTypes(m Model, outs []ort.TensorInfo) error {
+	for _, o := range outs {
+		if _, ok := elementSize[o.Type]; !ok {
+			return fmt.Errorf("%w: %s gives output %q of type %s, which this server "+
+				"cannot return", ErrUnsupported, modelLabel(m.Name(), m.Version()), o.Name,
+				Datatype(o.Type))
+		}
+	}
+	return nil
+}
+
 // inputTensors checks the request's inputs against the model's and returns them
 // decoded, in the model's order. Names are checked first, so that a misnamed input
 // is reported as such rather than by a data error further on.
@@ -220,8 +237,8 @@ func (s *Server) tensor(want ort.TensorInfo, in input, allowNonFinite bool) (ort
 			in.datatype, dt)
 	}
 	if _, ok := elementSize[want.Type]; !ok {
-		return ort.Tensor{}, invalid("input %q: datatype %s is not supported by this server",
-			in.name, in.datatype)
+		return ort.Tensor{}, fmt.Errorf("%w: input %q: this server cannot pass %s to a model",
+			ErrUnsupported, in.name, in.datatype)
 	}
 	n, err := s.elementCount(want, in.shape)
 	if err != nil {

@@ -20,6 +20,10 @@ var (
 	// it loads. Repositories return it from Model; callers are told to retry.
 	ErrModelNotReady = errors.New("model not ready")
 
+	// ErrUnsupported means the model takes or gives tensors of a datatype the server
+	// cannot pass to the runtime, such as FP16.
+	ErrUnsupported = errors.New("datatype not supported")
+
 	// ErrInvalidRequest means a request does not fit the protocol or the model. The
 	// error's text names the input at fault and why, and is shown to the caller.
 	ErrInvalidRequest = errors.New("invalid inference request")

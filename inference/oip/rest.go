@@ -2,49 +2,12 @@ package oip
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/hydrocast/hydrocast/models/ort"
 )
 
-// The REST twin's JSON bodies. Parameters are accepted and ignored: the server has
-// no use for any, and clients such as Triton's send some by default.
-
-type restInferRequest struct {
-	ID         string            `json:"id"`
-	Parameters map[string]any    `json:"parameters"`
-	Inputs     []restInput       `json:"inputs"`
-	Outputs    []restOutputQuery `json:"outputs"`
-}
-
-type restInput struct {
-	Name       string          `json:"name"`
-	Shape      []int64         `json:"shape"`
-	Datatype   string          `json:"datatype"`
-	Parameters map[string]any  `json:"parameters"`
-	Data       json.RawMessage `json:"data"`
-}
-
-type restOutputQuery struct {
-	Name       string         `json:"name"`
-	Parameters map[string]any `json:"parameters"`
-}
-
-type restInferResponse struct {
-	ModelName    string       `json:"model_name"`
-	ModelVersion string       `json:"model_version"`
-	ID           string       `json:"id,omitempty"`
-	Outputs      []restOutput `json:"outputs"`
-}
-
-type restOutput struct {
-	Name     string  `json:"name"`
-	Datatype string  `json:"datatype"`
-	Shape    []int64 `json:"shape"`
-	Data     any     `json:"data"`
-}
+// The REST twin's JSON bodies for health and metadata.
 
 type restServerMetadata struct {
 	Name       string   `json:"name"`
@@ -117,7 +80,7 @@ func (s *Server) restServerMetadata(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, restServerMetadata{
 		Name:       ServerName,
 		Version:    s.opts.Version,
-		Extensions: append([]string{}, s.opts.Extensions...),
+		Extensions: []string{extensionBinaryData},
 	})
 }
 
@@ -143,77 +106,6 @@ func restTensors(infos []ort.TensorInfo) []restTensorMetadata {
 			Shape: protocolShape(t.Shape)}
 	}
 	return out
-}
-
-func (s *Server) restInfer(w http.ResponseWriter, r *http.Request) {
-	req, err := s.fromJSON(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	resp, err := s.infer(r.Context(), req)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := toJSON(resp)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, body)
-}
-
-// fromJSON reads an inference request body, at most Options.MaxRequestBytes of it.
-func (s *Server) fromJSON(w http.ResponseWriter, r *http.Request) (*request, error) {
-	body := http.MaxBytesReader(w, r.Body, int64(s.opts.MaxRequestBytes))
-	var q restInferRequest
-	if err := json.NewDecoder(body).Decode(&q); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, fmt.Errorf("%w: %w: the limit is %d bytes", ErrInvalidRequest,
-				errTooLarge, s.opts.MaxRequestBytes)
-		}
-		return nil, invalid("read JSON body: %v", err)
-	}
-
-	req := &request{
-		model:   r.PathValue("model"),
-		version: r.PathValue("version"),
-		id:      q.ID,
-		inputs:  make([]input, len(q.Inputs)),
-	}
-	for i, in := range q.Inputs {
-		req.inputs[i] = input{name: in.Name, datatype: in.Datatype, shape: in.Shape,
-			data: jsonPayload(in.Data)}
-	}
-	for _, o := range q.Outputs {
-		req.outputs = append(req.outputs, o.Name)
-	}
-	return req, nil
-}
-
-// toJSON returns the response body, refusing float outputs that hold NaN or
-// infinities, which JSON has no numbers for.
-func toJSON(resp *response) (*restInferResponse, error) {
-	body := &restInferResponse{
-		ModelName:    resp.model,
-		ModelVersion: resp.version,
-		ID:           resp.id,
-		Outputs:      make([]restOutput, len(resp.outputs)),
-	}
-	for i, o := range resp.outputs {
-		if k, v, bad := firstNonFinite(o.tensor.Data); bad {
-			return nil, fmt.Errorf("%w: output %q element %d is %v; JSON cannot carry "+
-				"it, ask over gRPC", errNotJSON, o.name, k, v)
-		}
-		body.Outputs[i] = restOutput{
-			Name:     o.name,
-			Datatype: Datatype(o.tensor.Type()),
-			Shape:    o.tensor.Shape,
-			Data:     o.tensor.Data,
-		}
-	}
-	return body, nil
 }
 
 func writeError(w http.ResponseWriter, err error) {

@@ -16,10 +16,6 @@ type Options struct {
 	// Version is the server version ServerMetadata reports. Empty means "dev".
 	Version string
 
-	// Extensions lists the protocol extensions ServerMetadata reports. Nil means
-	// none: the server speaks the core protocol only.
-	Extensions []string
-
 	// MaxBatch is the largest first dimension, in rows, accepted for an input whose
 	// first dimension the model leaves open. Zero means 1024.
 	MaxBatch int

@@ -27,6 +27,8 @@ func statusOf(err error) (codes.Code, int, string) {
 		return codes.InvalidArgument, http.StatusRequestEntityTooLarge, err.Error()
 	case errors.Is(err, ErrInvalidRequest):
 		return codes.InvalidArgument, http.StatusBadRequest, err.Error()
+	case errors.Is(err, ErrUnsupported):
+		return codes.Unimplemented, http.StatusNotImplemented, err.Error()
 	case errors.Is(err, ErrModelNotFound):
 		return codes.NotFound, http.StatusNotFound, err.Error()
 	case errors.Is(err, ErrModelNotReady):

@@ -3,6 +3,7 @@ package ort
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 )
@@ -92,10 +93,17 @@ func (s *Session) run(ctx context.Context, in, out []onnxruntime.Value) error {
 
 func destroyAll(values []onnxruntime.Value) {
 	for _, v := range values {
-		if v != nil {
+		// The wrapper can hand back a typed nil (a nil *CustomDataTensor for an element
+		// type it cannot read), which a plain nil check lets through.
+		if v != nil && !isNilPointer(v) {
 			v.Destroy()
 		}
 	}
+}
+
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // checkInputs compares tensors with the model's inputs before they reach the runtime,
