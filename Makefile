@@ -1,0 +1,42 @@
+# hydrocast — the two commands a newcomer needs are `make demo` and `make test`.
+
+GO        ?= go
+BIN       := bin/hydrocast
+DEMO_DIR  ?= var/demo
+FUZZTIME  ?= 10s
+
+.PHONY: all setup build demo test test-short bench fuzz generate lint clean
+
+all: build
+
+## setup: fetch the ONNX Runtime shared library into .cache/ (once)
+setup:
+	@scripts/setup-ort.sh
+
+## build: compile the hydrocast binary into bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/hydrocast
+
+## demo: simulate, train and register models (first run), serve, replay a workout
+demo: setup build
+	@scripts/demo.sh $(BIN) $(DEMO_DIR)
+
+## test: run every test (needs Redis and PostgreSQL on 127.0.0.1 for some suites)
+test: setup
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+## bench: run the benchmarks and print the table with ratios to their references
+bench: setup
+	@scripts/bench.sh
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+## generate: regenerate the protocol code in api/ (needs protoc; see DEVELOPERS.md)
+generate:
+	$(GO) generate ./api
+
+clean:
+	rm -rf bin var

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module for the given time each (default 10s).
+# Crashers land in the package's testdata/fuzz/ folder: commit them as regression tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${1:-10s}
+status=0
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  targets=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null |
+    sed 's/^func //' | sort -u || true)
+  for t in $targets; do
+    echo "== $pkg $t ($fuzztime)"
+    if ! go test "$pkg" -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime"; then
+      status=1
+    fi
+  done
+done
+exit $status
