@@ -4,10 +4,13 @@
 // move and an audit trail of every change.
 //
 // The package holds the domain types, the interfaces that storage engines implement
-// (Store for metadata, ArtifactStore for model files) and Registry, which joins the
-// two. Engines live in sub-packages named after what they wrap: registry/sqlite for
-// metadata, registry/blobstore for artifacts, and registry/local opens the embedded
-// default on one folder.
+// (Store for metadata, ArtifactStore for model files), Registry, which joins the
+// two, and Uploader, which publishes files that arrive in chunks once a Checker has
+// passed them. Engines live in sub-packages named after what they wrap:
+// registry/sqlite and registry/postgres for metadata, registry/blobstore for
+// artifacts; registry/local opens the embedded default on one folder and
+// registry/engine opens any combination from URLs. registry/upload checks ONNX
+// uploads.
 package registry
 
 import (

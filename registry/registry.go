@@ -62,23 +62,7 @@ func (r *Registry) Publish(ctx context.Context, req PublishRequest) (Version, er
 		return Version{}, fmt.Errorf("publish %s: %w", req.Model, invalid("empty artifact"))
 	}
 	sum := sha256.Sum256(req.Artifact)
-	nv := NewVersion{
-		Version: Version{
-			Model:       req.Model,
-			Status:      StatusReady,
-			Description: req.Description,
-			Signature:   req.Signature,
-			Tags:        req.Tags,
-			Card:        req.Card,
-			Metrics:     req.Metrics,
-			Lineage:     req.Lineage,
-			Digest:      hex.EncodeToString(sum[:]),
-			Size:        int64(len(req.Artifact)),
-			Reference:   req.Reference,
-		},
-		ModelDescription: req.ModelDescription,
-		Promote:          req.Promote,
-	}
+	nv := newVersion(req, StatusReady, hex.EncodeToString(sum[:]), int64(len(req.Artifact)))
 
 	// Reject what the store would reject before spending an upload on it.
 	if _, err := PrincipalFrom(ctx); err != nil {

@@ -31,8 +31,8 @@ var (
 // also writes its audit entries, reads the principal from the context (see
 // WithPrincipal) and fails with ErrInvalid when there is none.
 //
-// registry/sqlite implements it; registry/registrytest holds the suite that every
-// implementation must pass.
+// registry/sqlite and registry/postgres implement it; registry/registrytest holds
+// the suite that every implementation must pass.
 type Store interface {
 	// CreateVersion numbers and inserts a version, creating its model first when
 	// needed and moving an alias to it when asked, all or nothing. The returned
