@@ -32,6 +32,7 @@ type globals struct {
 	logFormat string
 	logLevel  string
 	home      string
+	registry  string
 }
 
 func newRootCommand() *cobra.Command {
@@ -45,6 +46,7 @@ trajectory, anomaly) and serves the results over gRPC.
 
 Environment variables:
   HYDROCAST_HOME     state folder (registry, cohorts); default ./var/hydrocast
+  HYDROCAST_REGISTRY model registry URL; default <home>/registry
   HYDROCAST_ORT_LIB  path of libonnxruntime.so.1 (ONNX Runtime 1.24)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -56,6 +58,9 @@ Environment variables:
 		"log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.home, "home", envOr("HYDROCAST_HOME", "var/hydrocast"),
 		"state folder holding the registry and generated data (env HYDROCAST_HOME)")
+	root.PersistentFlags().StringVar(&g.registry, "registry", os.Getenv("HYDROCAST_REGISTRY"),
+		"model registry: a folder, sqlite://PATH or postgres://…?artifacts=URL "+
+			"(env HYDROCAST_REGISTRY); default <home>/registry")
 
 	root.AddCommand(
 		newServeCommand(g),

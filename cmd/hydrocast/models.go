@@ -20,14 +20,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hydrocast/hydrocast/registry"
-	"github.com/hydrocast/hydrocast/registry/engine"
-	"github.com/hydrocast/hydrocast/registry/local"
 	"github.com/hydrocast/hydrocast/registry/upload"
 )
 
 // modelsFlags are the flags every models subcommand shares.
 type modelsFlags struct {
-	registry string // registry URL; empty for <home>/registry
 	as       string // principal for the audit trail
 	json     bool
 }
@@ -55,8 +52,6 @@ alias that does not exist makes the command fail with exit status 1.`,
   hydrocast models rollback sweat-rate --reason "latency regression"`,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.registry, "registry", os.Getenv("HYDROCAST_REGISTRY"),
-		"registry URL (env HYDROCAST_REGISTRY); default <home>/registry")
 	pf.StringVar(&f.as, "as", "", "who makes the change, for the audit trail; "+
 		"default $USER@hostname")
 	pf.BoolVar(&f.json, "json", false, "print JSON instead of tables, for scripts")
@@ -76,13 +71,7 @@ alias that does not exist makes the command fail with exit status 1.`,
 // withModelRegistry opens the registry the flags name, runs fn on it and closes it.
 func withModelRegistry(ctx context.Context, g *globals, f *modelsFlags,
 	fn func(*registry.Registry) error) error {
-	var reg *registry.Registry
-	var err error
-	if f.registry == "" {
-		reg, err = local.Open(ctx, filepath.Join(g.home, "registry"))
-	} else {
-		reg, err = engine.OpenURL(ctx, f.registry)
-	}
+	reg, err := openRegistry(ctx, g)
 	if err != nil {
 		return err
 	}

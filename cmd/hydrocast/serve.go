@@ -23,6 +23,7 @@ import (
 	"github.com/hydrocast/hydrocast/inference/oip"
 	"github.com/hydrocast/hydrocast/models/ort"
 	"github.com/hydrocast/hydrocast/registry"
+	"github.com/hydrocast/hydrocast/registry/engine"
 	"github.com/hydrocast/hydrocast/registry/local"
 )
 
@@ -208,8 +209,12 @@ func newLocalServer(ctx context.Context, g *globals) (*inference.Server, func() 
 	return srv, func() error { return errors.Join(srv.Close(), reg.Close()) }, nil
 }
 
-// openRegistry opens the embedded registry in the state folder.
+// openRegistry opens the registry that --registry names, or by default the embedded
+// one in the state folder.
 func openRegistry(ctx context.Context, g *globals) (*registry.Registry, error) {
+	if g.registry != "" {
+		return engine.OpenURL(ctx, g.registry)
+	}
 	dir := filepath.Join(g.home, "registry")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create registry folder: %w", err)

@@ -1,0 +1,231 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hydrocast/hydrocast/auth/audit"
+	"github.com/hydrocast/hydrocast/auth/ratelimit"
+	"github.com/hydrocast/hydrocast/auth/token"
+)
+
+// Auditor receives audit records; *audit.Log is one.
+type Auditor interface {
+	Record(audit.Record) error
+}
+
+// Options configure a Guard. The zero value checks the default policy with
+// authentication off, no rate limits and no audit log: the loopback-only embedded
+// setup.
+type Options struct {
+	// Policy says what each method and route needs. Nil means DefaultPolicy().
+	Policy *Policy
+
+	// Verifier checks bearer tokens. Nil turns authentication off: every call runs
+	// as LocalSubject with every role, which CheckBind allows on loopback only. The
+	// policy's deny-by-default still holds.
+	Verifier token.Verifier
+
+	// PrincipalLimit and AddressLimit bound calls per principal subject and per
+	// remote IP address. The address limit is checked first, before any token is
+	// verified, so that floods of forged tokens cost little. Nil means no limit.
+	PrincipalLimit *ratelimit.Limiter
+	AddressLimit   *ratelimit.Limiter
+
+	// Audit receives authentication failures, denials and audited calls. Nil means
+	// none are recorded.
+	Audit Auditor
+
+	// AttachPrincipal, when set, is called with each allowed call's context and
+	// principal subject, and its context replaces the call's: pass
+	// registry.WithPrincipal so registry mutations are attributed to the caller.
+	AttachPrincipal func(ctx context.Context, subject string) context.Context
+
+	// Logger receives audit write failures, which must not fail the call but must
+	// not go unseen. Nil means they are dropped.
+	Logger *slog.Logger
+}
+
+// Guard authenticates, authorizes, rate-limits and audits calls, through its gRPC
+// interceptors and its HTTP middleware. It is safe for concurrent use.
+type Guard struct {
+	opts Options
+}
+
+// New returns a Guard with opts.
+func New(opts Options) *Guard {
+	if opts.Policy == nil {
+		opts.Policy = DefaultPolicy()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Guard{opts: opts}
+}
+
+// call is one incoming call, as either transport describes it to check.
+type call struct {
+	method    string // gRPC full method, or HTTP route pattern once matched
+	rule      Rule
+	known     bool // the policy names method
+	bearer    string
+	remote    string // host, without port
+	requestID string
+	alias     string // the alias a PermMoveAlias call moves, if known
+}
+
+// denial is why check refused a call; the transports turn it into their status.
+type denial struct {
+	kind       denialKind
+	retryAfter time.Duration
+}
+
+type denialKind int
+
+const (
+	deniedUnauthenticated denialKind = iota
+	deniedForbidden
+	deniedLimited
+	deniedUnavailable // token keys could not be fetched
+)
+
+// check decides a call: the address limit, the policy, the token, the principal
+// limit, then the permission. Failures of the last three are audited; rate-limited
+// calls are not, or a flood would flood the audit file too.
+func (g *Guard) check(ctx context.Context, c call) (Principal, *denial) {
+	if ok, wait := g.opts.AddressLimit.Allow(c.remote); !ok {
+		return Principal{}, &denial{kind: deniedLimited, retryAfter: wait}
+	}
+	if !c.known {
+		// Denied whoever calls; the token is checked only to name the caller in the
+		// audit record, since probing for methods is worth knowing about.
+		p, _ := g.authenticate(ctx, c.bearer)
+		g.record(c, audit.EventAuthzDenied, p.Subject, audit.OutcomeDenied,
+			"not in policy")
+		return Principal{}, &denial{kind: deniedForbidden}
+	}
+	if c.rule.Perm == PermPublic {
+		return Principal{}, nil
+	}
+
+	p, err := g.authenticate(ctx, c.bearer)
+	if err != nil {
+		g.record(c, audit.EventAuthnFailure, "", audit.OutcomeDenied, err.Error())
+		if errors.Is(err, token.ErrKeysUnavailable) {
+			return Principal{}, &denial{kind: deniedUnavailable, retryAfter: time.Second}
+		}
+		return Principal{}, &denial{kind: deniedUnauthenticated}
+	}
+	if ok, wait := g.opts.PrincipalLimit.Allow(p.Subject); !ok {
+		return Principal{}, &denial{kind: deniedLimited, retryAfter: wait}
+	}
+
+	perm := c.rule.Perm
+	if perm == PermMoveAlias {
+		perm = AliasPermission(c.alias)
+	}
+	if !p.Can(perm) {
+		g.record(c, audit.EventAuthzDenied, p.Subject, audit.OutcomeDenied,
+			fmt.Sprintf("needs %s", perm))
+		return Principal{}, &denial{kind: deniedForbidden}
+	}
+	return p, nil
+}
+
+// errNoToken is the authentication failure of a call without a bearer token.
+var errNoToken = errors.New("no bearer token")
+
+// authenticate turns an Authorization value into a principal.
+func (g *Guard) authenticate(ctx context.Context, header string) (Principal, error) {
+	if g.opts.Verifier == nil {
+		return localPrincipal, nil
+	}
+	scheme, raw, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		return Principal{}, errNoToken
+	}
+	claims, err := g.opts.Verifier.Verify(ctx, strings.TrimSpace(raw))
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{Subject: claims.Subject, Issuer: claims.Issuer,
+		Roles: knownRoles(claims.Roles)}, nil
+}
+
+// admit returns the context a handler runs with once check allowed the call.
+func (g *Guard) admit(ctx context.Context, p Principal, requestID string) context.Context {
+	ctx = context.WithValue(ctx, requestIDKey{}, requestID)
+	if p.Subject == "" {
+		return ctx // a public method: nobody to name
+	}
+	ctx = NewContext(ctx, p)
+	if g.opts.AttachPrincipal != nil {
+		ctx = g.opts.AttachPrincipal(ctx, p.Subject)
+	}
+	return ctx
+}
+
+// finish records an audited call's outcome after its handler ran.
+func (g *Guard) finish(c call, p Principal, failed bool) {
+	if !c.rule.Audited {
+		return
+	}
+	outcome := audit.OutcomeAllowed
+	if failed {
+		outcome = audit.OutcomeFailed
+	}
+	g.record(c, audit.EventCall, p.Subject, outcome, "")
+}
+
+func (g *Guard) record(c call, event, subject, outcome, reason string) {
+	if g.opts.Audit == nil {
+		return
+	}
+	err := g.opts.Audit.Record(audit.Record{Event: event, Principal: subject,
+		Method: c.method, Outcome: outcome, Reason: reason, Remote: c.remote,
+		RequestID: c.requestID})
+	if err != nil {
+		g.opts.Logger.Error("audit record lost", "error", err, "method", c.method,
+			"request_id", c.requestID)
+	}
+}
+
+// hostOf returns the host of a host:port address, or addr itself without a port.
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the id of the request ctx belongs to: the caller's x-request-id
+// when it sent a usable one, a random one otherwise. Empty outside a guarded call.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// RequestIDHeader is the header (HTTP) and metadata key (gRPC) carrying request ids.
+const RequestIDHeader = "x-request-id"
+
+// requestID keeps the caller's id when it is short and printable, so that it can be
+// followed across services, and makes one up otherwise.
+func requestID(given string) string {
+	if given != "" && len(given) <= 128 && strings.IndexFunc(given, func(r rune) bool {
+		return r < 0x21 || r > 0x7e
+	}) < 0 {
+		return given
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
