@@ -229,9 +229,14 @@ func initRuntime() error {
 
 // writeAddrFile writes addr to path atomically, so a reader never sees half of it.
 func writeAddrFile(path, addr string) error {
+	return writeFileAtomic(path, []byte(addr+"\n"))
+}
+
+// writeFileAtomic writes data to path through a temporary file and a rename.
+func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err != nil {
-		return fmt.Errorf("write address file: %w", err)
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return os.Rename(tmp, path)
 }

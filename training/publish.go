@@ -1,0 +1,156 @@
+package training
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/hydrocast/hydrocast/features"
+	"github.com/hydrocast/hydrocast/models"
+	"github.com/hydrocast/hydrocast/registry"
+	"github.com/hydrocast/hydrocast/registry/engine"
+)
+
+// publish stores every family of rep in the registry at o.Registry, moving
+// o.PublishAlias to the new versions when set, and notes the version numbers in rep.
+// Every family was exported and checked before the first publish.
+func publish(ctx context.Context, rep *Report, o Options) (err error) {
+	if _, perr := registry.PrincipalFrom(ctx); perr != nil {
+		ctx = registry.WithPrincipal(ctx, o.Principal)
+	}
+	reg, err := engine.OpenURL(ctx, o.Registry)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, reg.Close()) }()
+
+	for i := range rep.Families {
+		fr := &rep.Families[i]
+		req, err := publishRequest(fr, rep, o)
+		if err != nil {
+			return err
+		}
+		v, err := reg.Publish(ctx, req)
+		if err != nil {
+			return err
+		}
+		fr.Version = v.Number
+	}
+	return nil
+}
+
+// publishRequest builds the registry request of one trained family.
+func publishRequest(fr *FamilyReport, rep *Report, o Options) (registry.PublishRequest,
+	error) {
+	f, ok := models.FamilyByName(fr.Family)
+	if !ok {
+		return registry.PublishRequest{}, fmt.Errorf("unknown family %s", fr.Family)
+	}
+	doc, err := json.Marshal(fr.Card)
+	if err != nil {
+		return registry.PublishRequest{}, fmt.Errorf("encode card of %s: %w", f.Name, err)
+	}
+	impute := make([]float64, len(fr.Inputs))
+	for j, in := range fr.Inputs {
+		impute[j] = in.Impute
+	}
+	imputeJSON, err := json.Marshal(impute)
+	if err != nil {
+		return registry.PublishRequest{}, fmt.Errorf("encode impute of %s: %w", f.Name, err)
+	}
+
+	tags := map[string]string{
+		models.TagImpute:         string(imputeJSON),
+		"trained_on":             "simulated",
+		"generator":              rep.Data.Generator,
+		"cohort_seed":            strconv.FormatUint(rep.Data.CohortSeed, 10),
+		"feature_schema_version": strconv.Itoa(features.SchemaVersion),
+	}
+	if f.Name == models.Anomaly {
+		tags[models.TagThreshold] = strconv.FormatFloat(fr.Threshold, 'g', -1, 64)
+	}
+
+	req := registry.PublishRequest{
+		Model:            f.Name,
+		ModelDescription: f.Description,
+		Description: fmt.Sprintf("%s, trained on simulated cohort %s seed %d",
+			fr.Algorithm, rep.Data.Generator, rep.Data.CohortSeed),
+		Signature: signature(f),
+		Tags:      tags,
+		Card:      registry.ModelCard{Markdown: fr.Card.Markdown(), Document: doc},
+		Metrics:   flatMetrics(fr),
+		Lineage: registry.Lineage{
+			RunID:           runID(rep, o),
+			DataFingerprint: "sha256:" + rep.Data.Fingerprint,
+			CodeVersion:     o.CodeVersion,
+			Seed:            int64(o.Seed),
+			Generator: fmt.Sprintf("%s (cohort seed %d)", rep.Data.Generator,
+				rep.Data.CohortSeed),
+		},
+		Artifact: fr.ONNX,
+	}
+	if o.PublishAlias != "" {
+		req.Promote = &registry.Promotion{Alias: o.PublishAlias,
+			Reason: "published by hydrocast train"}
+	}
+	return req, nil
+}
+
+// signature describes the family's tensors: input features [−1, k] FP32 with the
+// feature names, and one [−1, 1] FP32 output per family output.
+func signature(f models.Family) registry.Signature {
+	s := registry.Signature{Inputs: []registry.Tensor{{
+		Name: models.InputName, Datatype: "FP32",
+		Shape: []int64{-1, int64(len(f.Features))}, Features: f.Features,
+	}}}
+	for _, o := range f.Outputs {
+		s.Outputs = append(s.Outputs, registry.Tensor{Name: o.Name, Datatype: "FP32",
+			Shape: []int64{-1, 1}})
+	}
+	return s
+}
+
+// flatMetrics lists a family's held-out metrics and its baseline's under flat names:
+// "<output>.<metric>" and "baseline.<output>.<metric>" for regressions, the detection
+// metrics for the anomaly family.
+func flatMetrics(fr *FamilyReport) map[string]float64 {
+	m := map[string]float64{
+		"train_rows": float64(fr.TrainRows),
+		"test_rows":  float64(fr.Evaluation.Rows),
+	}
+	for _, o := range fr.Evaluation.Outputs {
+		for prefix, r := range map[string]RegressionMetrics{"": o.Model,
+			"baseline.": o.Baseline} {
+			key := prefix + o.Name + "."
+			m[key+"mae"], m[key+"rmse"], m[key+"r2"], m[key+"bias"] = r.MAE, r.RMSE, r.R2,
+				r.Bias
+			if r.Coverage != nil {
+				m[key+"coverage"] = *r.Coverage
+			}
+		}
+	}
+	if d := fr.Evaluation.Detection; d != nil {
+		for prefix, r := range map[string]DetectionMetrics{"": d.Model,
+			"baseline.": d.Baseline} {
+			m[prefix+"event_recall"] = r.EventRecall
+			m[prefix+"row_recall"] = r.RowRecall
+			m[prefix+"row_precision"] = r.RowPrecision
+			m[prefix+"false_alarms_per_athlete_hour"] = r.FalseAlarmsPerHour
+			m[prefix+"threshold"] = r.Threshold
+		}
+	}
+	return m
+}
+
+// runID names a training run by its inputs (data, seed, code and split), so that two
+// runs with the same inputs, which produce the same models, share it.
+func runID(rep *Report, o Options) string {
+	key := fmt.Sprintf("%s|%d|%s|%g|%+v", rep.Data.Fingerprint, o.Seed, o.CodeVersion,
+		o.TestShare, o.Fit)
+	sum := sha256.Sum256([]byte(key))
+	return "train-" + hex.EncodeToString(sum[:8])
+}
