@@ -83,6 +83,13 @@ const (
 	defaultAnomalyThreshold = 0.5
 	// defaultBodyMassKg stands in when no weigh-in is known (the PHS default).
 	defaultBodyMassKg = 75.0
+	// maxCoreRateCPerMin bounds how fast a projection may move away from the current
+	// estimate. Rectal temperature rarely rises faster than 0.05–0.1 °C a minute in
+	// exertional heat stress, so a steeper projection is the model extrapolating.
+	maxCoreRateCPerMin = 0.1
+	// warmUpMin is how much of a session the trends behind projections need before
+	// an alarm rests on them.
+	warmUpMin = 5.0
 )
 
 // Assess runs the three models on one feature vector and turns their outputs into an
@@ -118,13 +125,13 @@ func (s *ModelSet) Assess(ctx context.Context, v *features.Vector) (Assessment, 
 	a.SweatRateLPerH = math.Max(0, sweat[models.OutSweatRate])
 	a.SweatRateLowerLPerH = math.Max(0, sweat[models.OutSweatRateLower])
 	a.SweatRateUpperLPerH = math.Max(a.SweatRateLPerH, sweat[models.OutSweatRateUpper])
-	a.CoreTemp15mC = thermal[models.OutCoreTemp15m]
-	a.CoreTemp30mC = thermal[models.OutCoreTemp30m]
-	a.CoreTemp60mC = thermal[models.OutCoreTemp60m]
 	a.AnomalyScore = clamp01(anomaly[models.OutAnomalyScore])
 	if math.IsNaN(a.CoreTempC) {
 		a.CoreTempC = physio.ECTempDefaultCT
 	}
+	a.CoreTemp15mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp15m], 15)
+	a.CoreTemp30mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp30m], 30)
+	a.CoreTemp60mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp60m], 60)
 
 	mass := present(v, "body_mass_kg")
 	if math.IsNaN(mass) {
@@ -138,6 +145,16 @@ func (s *ModelSet) Assess(ctx context.Context, v *features.Vector) (Assessment, 
 	}))
 	a.Alerts = alerts(&a, mass, s.Anomaly.threshold(defaultAnomalyThreshold), v)
 	return a, nil
+}
+
+// envelope bounds a projection minutes ahead to what core temperature can do in that
+// time from current (see maxCoreRateCPerMin).
+func envelope(current, projected, minutes float64) float64 {
+	if math.IsNaN(projected) {
+		return current
+	}
+	span := maxCoreRateCPerMin * minutes
+	return min(max(projected, current-span), current+span)
 }
 
 // run feeds one model the vector's features and returns its first row of outputs by
@@ -164,6 +181,10 @@ func alerts(a *Assessment, massKg, anomalyThreshold float64, v *features.Vector)
 	peak, at := a.CoreTemp15mC, 15
 	if a.CoreTemp30mC > peak {
 		peak, at = a.CoreTemp30mC, 30
+	}
+	if a.ElapsedMin < warmUpMin {
+		// Trends from a few readings are noise: alarm on the estimate alone.
+		peak = a.CoreTempC
 	}
 	switch {
 	case peak >= coreTempCriticalC || a.CoreTempC >= coreTempCriticalC:

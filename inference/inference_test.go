@@ -363,3 +363,37 @@ func TestSwapModelsUnderLoadFailsNoRequest(t *testing.T) {
 		t.Errorf("versions served %v: want the first and the last", seen)
 	}
 }
+
+func TestAssessBoundsProjectionsAndWaitsForTrends(t *testing.T) {
+	reg := openRegistry(t)
+	ms := testModels()
+	wild := ms[models.ThermalTrajectory]
+	wild.bias = []float32{45, 47, 50} // far beyond what a body can do
+	ms[models.ThermalTrajectory] = wild
+	for _, fam := range models.Families {
+		publish(t, reg, fam, ms[fam.Name])
+	}
+	set := loadSet(t, reg)
+	defer set.Close()
+
+	store := features.NewStore(nil)
+	workout(t, store, "a1")
+	for _, c := range []struct {
+		at    time.Duration
+		alarm bool
+	}{{2 * time.Minute, false}, {20 * time.Minute, true}} {
+		v := features.NewVector()
+		_ = store.Vector(context.Background(), "a1", start.Add(c.at), v)
+		a, err := set.Assess(context.Background(), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := a.CoreTemp30mC - a.CoreTempC; math.Abs(d-3.0) > 1e-9 {
+			t.Errorf("at %s: projection 30 min ahead %.2f from %.2f; want bounded to +3.0",
+				c.at, a.CoreTemp30mC, a.CoreTempC)
+		}
+		if got := hasAlert(a.Alerts, "core temperature"); got != c.alarm {
+			t.Errorf("at %s: alerts %q; want a projection alarm: %t", c.at, a.Alerts, c.alarm)
+		}
+	}
+}

@@ -23,7 +23,7 @@ read -r workout _ athlete _ temp _ humidity <<<"$replay_args"
 echo "== starting the server"
 addr_file="$state/serve.addr"
 rm -f "$addr_file"
-hc serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --addr-file "$addr_file" >"$state/serve.log" 2>&1 &
+"$bin" --home "$state" serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --addr-file "$addr_file" >"$state/serve.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -300,6 +300,22 @@ func TestImputer(t *testing.T) {
 	}
 }
 
+func TestImputerBoundsToTrainingRange(t *testing.T) {
+	// A column holding 1…1000: the 0.5 % and 99.5 % empirical quantiles are 5 and 995.
+	train := mat.NewDense(1000, 1, nil)
+	for i := range 1000 {
+		train.Set(i, 0, float64(i+1))
+	}
+	im := FitImputer(train)
+	if im.Lower[0] != 5 || im.Upper[0] != 995 {
+		t.Fatalf("bounds [%v, %v], want [5, 995]", im.Lower[0], im.Upper[0])
+	}
+	got := im.Fill(mat.NewDense(3, 1, []float64{-50, 500, 5000}))
+	if got.At(0, 0) != 5 || got.At(1, 0) != 500 || got.At(2, 0) != 995 {
+		t.Errorf("filled %v, want 5, 500, 995", mat.Formatted(got.T()))
+	}
+}
+
 func TestSplitAthletes(t *testing.T) {
 	ids := make([]string, 60)
 	for i := range ids {

@@ -53,7 +53,7 @@ func TestSweatExamples(t *testing.T) {
 	seen := map[string]bool{}
 	for i, w := range ds.Sweat.When {
 		s := sessions[w.Session]
-		if w.Minute < sweatFirstMinute || w.Minute%sweatEvery != 0 {
+		if w.Minute < sweatFirstMinute || (w.Minute-sweatFirstMinute)%sweatEvery != 0 {
 			t.Fatalf("row %d at minute %d", i, w.Minute)
 		}
 		if got := ds.Sweat.Y.At(i, 0); got != s.MeasuredSweatRate {

@@ -2,28 +2,42 @@ package training
 
 import (
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 )
 
 // Imputer replaces missing feature values (NaN) with the mean of the values present
-// in the training rows. The server fills a missing input with the same vector, so a
-// fitted model never sees a NaN.
+// in the training rows, and bounds every value to the range the training rows cover.
+// The server fills a missing input with the same vector and the exported graph applies
+// the same bounds, so a fitted model never sees a NaN nor extrapolates far beyond its
+// data (a watch's temperature on a cold day, an unseen pace).
 type Imputer struct {
 	// Means holds, per feature, the mean of the present training values; 0 when the
 	// feature was never present.
 	Means []float64
+	// Lower and Upper hold, per feature, the BoundQuantile and 1 − BoundQuantile
+	// quantiles of the present training values; the mean when none was present.
+	Lower, Upper []float64
 	// Missing counts, per feature, the training rows where the value was missing.
 	Missing []int
 	// Rows is the number of training rows the imputer was fitted on.
 	Rows int
 }
 
-// FitImputer learns the per-feature means and missing counts of x.
+// BoundQuantile is the share of training values left below the lower bound and
+// above the upper bound of each feature.
+const BoundQuantile = 0.005
+
+// FitImputer learns the per-feature means, bounds and missing counts of x.
 func FitImputer(x *mat.Dense) Imputer {
 	n, k := x.Dims()
-	im := Imputer{Means: make([]float64, k), Missing: make([]int, k), Rows: n}
+	im := Imputer{Means: make([]float64, k), Lower: make([]float64, k),
+		Upper: make([]float64, k), Missing: make([]int, k), Rows: n}
+	col := make([]float64, 0, n)
 	for j := range k {
+		col = col[:0]
 		var sum float64
 		for i := range n {
 			v := x.At(i, j)
@@ -32,10 +46,15 @@ func FitImputer(x *mat.Dense) Imputer {
 				continue
 			}
 			sum += v
+			col = append(col, v)
 		}
-		if present := n - im.Missing[j]; present > 0 {
-			im.Means[j] = sum / float64(present)
+		if len(col) == 0 {
+			continue
 		}
+		im.Means[j] = sum / float64(len(col))
+		slices.Sort(col)
+		im.Lower[j] = stat.Quantile(BoundQuantile, stat.Empirical, col, nil)
+		im.Upper[j] = stat.Quantile(1-BoundQuantile, stat.Empirical, col, nil)
 	}
 	return im
 }
@@ -52,7 +71,8 @@ func (im Imputer) MissingShare() []float64 {
 	return share
 }
 
-// Fill returns a copy of x with every NaN replaced by its feature's mean.
+// Fill returns a copy of x with every NaN replaced by its feature's mean and every
+// value bounded to its feature's training range.
 func (im Imputer) Fill(x *mat.Dense) *mat.Dense {
 	out := mat.DenseCopyOf(x)
 	n, k := out.Dims()
@@ -61,6 +81,9 @@ func (im Imputer) Fill(x *mat.Dense) *mat.Dense {
 		for j := range k {
 			if math.IsNaN(row[j]) {
 				row[j] = im.Means[j]
+			}
+			if im.Lower != nil {
+				row[j] = min(max(row[j], im.Lower[j]), im.Upper[j])
 			}
 		}
 	}

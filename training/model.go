@@ -147,6 +147,7 @@ func (m *Model) graph(metadata map[string]string) (*onnxgraph.Builder, error) {
 		return onnxgraph.MLP(onnxgraph.MLPSpec{
 			Name: name, Doc: doc,
 			Mean: float32s(n.Mean), Scale: float32s(n.Scale),
+			Lower: float32s(m.Imputer.Lower), Upper: float32s(m.Imputer.Upper),
 			Hidden: []onnxgraph.Layer{{Weights: float32s(n.W1.RawMatrix().Data),
 				Bias: float32s(n.B1)}},
 			Final:      onnxgraph.Layer{Weights: float32s(n.W2), Bias: []float32{float32(n.B2)}},
@@ -163,6 +164,8 @@ func (m *Model) graph(metadata map[string]string) (*onnxgraph.Builder, error) {
 		Name: name, Doc: doc,
 		Mean:       float32s(m.Linear.Mean),
 		Scale:      float32s(m.Linear.Scale),
+		Lower:      float32s(m.Imputer.Lower),
+		Upper:      float32s(m.Imputer.Upper),
 		Weights:    float32s(m.Linear.Weights.RawMatrix().Data),
 		Bias:       float32s(m.Linear.Bias),
 		Activation: act,

@@ -17,9 +17,12 @@ import (
 
 // When examples are taken, in minutes since a session's start.
 const (
-	sweatFirstMinute = 15 // sweat rate from minute 15: earlier windows say little
+	// Both regressions take examples from the first minute on: the server assesses
+	// from the first minute too, and a model never shown a young session extrapolates
+	// wildly there (projected core temperatures of 41 °C a minute into a run).
+	sweatFirstMinute = 1
 	sweatEvery       = 5
-	thermalEvery     = 5
+	thermalEvery     = 3
 	anomalyEvery     = 1
 	faultLookback    = 5 * time.Minute // a fault this recent makes an anomaly example positive
 )
@@ -35,8 +38,9 @@ type Datasets struct {
 // BuildDatasets replays every session of the cohort, athlete by athlete and in time
 // order, through a features.AthleteWindow, the code the server runs, and takes the
 // examples of the three families from the vectors it computes: sweat rate every 5
-// minutes from minute 15, labelled with the session's measured (mass-balance) sweat
-// rate; thermal every 5 minutes, labelled with the measured core temperature 15, 30
+// minutes from minute 1, labelled with the session's measured (mass-balance) sweat
+// rate; thermal every 3 minutes from minute 1, labelled with the measured core
+// temperature 15, 30
 // and 60 minutes later while still in the session; anomaly every minute, labelled 1
 // when a ground-truth fault touched the last 5 minutes.
 //
@@ -177,6 +181,9 @@ func (p *cohortPlan) replay(i int, readings []features.Reading) (*familyTables, 
 	}
 	a := &p.cohort.Athletes[i]
 	core := coreReadings(readings)
+	if i%2 == 1 {
+		wholeDegreeSkin(readings)
+	}
 	window := features.NewAthleteWindow(a.ID, features.DefaultWindowOptions())
 	v := features.NewVector()
 	next := 0
@@ -191,6 +198,18 @@ func (p *cohortPlan) replay(i int, readings []features.Reading) (*familyTables, 
 		}
 	}
 	return t, nil
+}
+
+// wholeDegreeSkin rounds skin temperatures to whole degrees, as FIT files store a
+// watch's temperature. Half the athletes are replayed so, so that the models learn
+// features that hold at both resolutions rather than reading the rounding's steps as
+// sensor faults.
+func wholeDegreeSkin(readings []features.Reading) {
+	for k := range readings {
+		if v, ok := readings[k].Get(features.SkinTemp); ok {
+			readings[k].Set(features.SkinTemp, math.Round(v))
+		}
+	}
 }
 
 // coreReadings returns the measured core temperatures by Unix ms: the labels the
@@ -244,11 +263,11 @@ func (r *sessionReplay) take(asOf time.Time) {
 		}
 		r.tables.anomaly.add(v, []float64{label}, []float64{RuleAnomalyScore(v)}, when)
 	}
-	if m >= sweatFirstMinute && m%sweatEvery == 0 {
+	if m >= sweatFirstMinute && (m-sweatFirstMinute)%sweatEvery == 0 {
 		r.tables.sweat.add(v, []float64{s.MeasuredSweatRate},
 			[]float64{r.plan.sweat[s.ID]}, when)
 	}
-	if m%thermalEvery == 0 {
+	if (m-1)%thermalEvery == 0 {
 		labels := make([]float64, len(thermalHorizons))
 		baseline := make([]float64, len(thermalHorizons))
 		labelled := false

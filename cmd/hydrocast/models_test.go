@@ -22,7 +22,11 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if fixture.home != "" {
+		os.RemoveAll(fixture.home)
+	}
+	os.Exit(code)
 }
 
 // cli runs hydrocast in this process with a state folder of its own and returns

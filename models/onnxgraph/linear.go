@@ -19,6 +19,10 @@ type LinearSpec struct {
 	// standardised feature i for result column j.
 	Weights []float32
 
+	// Lower and Upper, when set, bound each of the k input columns before
+	// standardising (the range the model was fitted on); nil leaves inputs as they are.
+	Lower, Upper []float32
+
 	// Bias holds one intercept per result column; its length is m.
 	Bias []float32
 
@@ -39,7 +43,10 @@ func StandardizedLinear(spec LinearSpec) (*Builder, error) {
 	b := NewBuilder(spec.Name)
 	withMetadata(b, spec.Doc, spec.Metadata)
 
-	x, err := standardize(b, spec.Mean, spec.Scale)
+	x, err := clip(b, InputName, len(spec.Mean), spec.Lower, spec.Upper)
+	if err == nil {
+		x, err = standardize(b, x, spec.Mean, spec.Scale)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("build linear model %q: %w", spec.Name, err)
 	}

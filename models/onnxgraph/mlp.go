@@ -39,6 +39,9 @@ type MLPSpec struct {
 	// when the features need no standardising.
 	Mean, Scale []float32
 
+	// Lower and Upper bound the inputs as in LinearSpec; nil leaves them as they are.
+	Lower, Upper []float32
+
 	// Hidden holds the one or two hidden layers in order; the first takes k inputs.
 	Hidden []Layer
 
@@ -82,14 +85,16 @@ func buildMLP(spec MLPSpec) (*Builder, error) {
 	b := NewBuilder(spec.Name)
 	withMetadata(b, spec.Doc, spec.Metadata)
 	b.Input(InputName, -1, int64(k))
-	x := InputName
+	x, err := clip(b, InputName, k, spec.Lower, spec.Upper)
+	if err != nil {
+		return nil, err
+	}
 	if spec.Mean != nil || spec.Scale != nil {
 		if len(spec.Mean) != k {
 			return nil, fmt.Errorf("%w: %d means for %d inputs", ErrShapeMismatch,
 				len(spec.Mean), k)
 		}
-		var err error
-		if x, err = standardize(b, spec.Mean, spec.Scale); err != nil {
+		if x, err = standardize(b, x, spec.Mean, spec.Scale); err != nil {
 			return nil, err
 		}
 	}

@@ -34,7 +34,7 @@ func (a Activation) String() string {
 
 // standardize adds (x − mean) / scale on the model input and returns the name of the
 // standardised value.
-func standardize(b *Builder, mean, scale []float32) (string, error) {
+func standardize(b *Builder, in string, mean, scale []float32) (string, error) {
 	k := len(mean)
 	if k == 0 {
 		return "", fmt.Errorf("%w: no features to standardise", ErrInvalid)
@@ -51,9 +51,36 @@ func standardize(b *Builder, mean, scale []float32) (string, error) {
 
 	b.Initializer("mean", []int64{int64(k)}, mean)
 	b.Initializer("scale", []int64{int64(k)}, scale)
-	b.Node("Sub", []string{InputName, "mean"}, []string{"centered"})
+	b.Node("Sub", []string{in, "mean"}, []string{"centered"})
 	b.Node("Div", []string{"centered", "scale"}, []string{"standardized"})
 	return "standardized", nil
+}
+
+// clip bounds each of the k input columns to [lower, upper], so that a model never
+// extrapolates beyond the range it was fitted on; it returns the input unchanged when
+// both bounds are nil.
+func clip(b *Builder, in string, k int, lower, upper []float32) (string, error) {
+	if lower == nil && upper == nil {
+		return in, nil
+	}
+	if len(lower) != k || len(upper) != k {
+		return "", fmt.Errorf("%w: %d lower and %d upper bounds for %d inputs",
+			ErrShapeMismatch, len(lower), len(upper), k)
+	}
+	if err := finite("input bounds", lower, upper); err != nil {
+		return "", err
+	}
+	for i := range lower {
+		if lower[i] > upper[i] {
+			return "", fmt.Errorf("%w: input %d has lower bound %g above upper bound %g",
+				ErrInvalid, i, lower[i], upper[i])
+		}
+	}
+	b.Initializer("lower", []int64{int64(k)}, lower)
+	b.Initializer("upper", []int64{int64(k)}, upper)
+	b.Node("Max", []string{in, "lower"}, []string{"floored"})
+	b.Node("Min", []string{"floored", "upper"}, []string{"clipped"})
+	return "clipped", nil
 }
 
 // affineOutput returns the name the final affine node writes: the model output itself

@@ -26,12 +26,15 @@ func TestStandardizedLinearMatchesGo(t *testing.T) {
 		k, m    int
 		act     onnxgraph.Activation
 		outputs []string
+		bounded bool
 	}{
-		{"regression, one output per column", 6, 3, onnxgraph.ActivationNone, names},
-		{"regression, one [N, m] output", 6, 3, onnxgraph.ActivationNone, []string{"y"}},
-		{"sigmoid, one output per column", 4, 3, onnxgraph.ActivationSigmoid, names},
-		{"sigmoid, one [N, m] output", 4, 2, onnxgraph.ActivationSigmoid, []string{"p"}},
-		{"single column", 9, 1, onnxgraph.ActivationNone, []string{"core_temp_c"}},
+		{"regression, one output per column", 6, 3, onnxgraph.ActivationNone, names, false},
+		{"regression, one [N, m] output", 6, 3, onnxgraph.ActivationNone, []string{"y"}, false},
+		{"sigmoid, one output per column", 4, 3, onnxgraph.ActivationSigmoid, names, false},
+		{"sigmoid, one [N, m] output", 4, 2, onnxgraph.ActivationSigmoid, []string{"p"}, false},
+		{"single column", 9, 1, onnxgraph.ActivationNone, []string{"core_temp_c"}, false},
+		// Inputs are drawn within ±30: bounds of ±10 clip most of them.
+		{"inputs bounded", 5, 2, onnxgraph.ActivationNone, []string{"y"}, true},
 	}
 	for _, c := range cases {
 		spec := onnxgraph.LinearSpec{
@@ -42,6 +45,9 @@ func TestStandardizedLinearMatchesGo(t *testing.T) {
 			Bias:       randomSlice(rng, c.m, 1),
 			Activation: c.act,
 			Outputs:    c.outputs,
+		}
+		if c.bounded {
+			spec.Lower, spec.Upper = constant(c.k, -10), constant(c.k, 10)
 		}
 		b, err := onnxgraph.StandardizedLinear(spec)
 		if err != nil {
@@ -152,14 +158,14 @@ func checkColumns(t *testing.T, how string, res []ort.Tensor, want [][]float64, 
 }
 
 func linearRef(spec onnxgraph.LinearSpec, x []float64) []float64 {
-	z := standardized(spec.Mean, spec.Scale, x)
+	z := standardized(spec.Mean, spec.Scale, clipped(spec.Lower, spec.Upper, x))
 	return activate(spec.Activation, dense(spec.Weights, spec.Bias, z))
 }
 
 func mlpRef(spec onnxgraph.MLPSpec, x []float64) []float64 {
-	z := x
+	z := clipped(spec.Lower, spec.Upper, x)
 	if spec.Mean != nil {
-		z = standardized(spec.Mean, spec.Scale, x)
+		z = standardized(spec.Mean, spec.Scale, z)
 	}
 	for _, l := range spec.Hidden {
 		z = dense(l.Weights, l.Bias, z)
@@ -244,6 +250,26 @@ func float64s(v []float32) []float64 {
 	out := make([]float64, len(v))
 	for i, x := range v {
 		out[i] = float64(x)
+	}
+	return out
+}
+
+// clipped bounds x to [lower, upper] column by column; nil bounds leave it as it is.
+func clipped(lower, upper []float32, x []float64) []float64 {
+	if lower == nil {
+		return x
+	}
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = math.Min(float64(upper[i]), math.Max(float64(lower[i]), v))
+	}
+	return out
+}
+
+func constant(n int, v float32) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = v
 	}
 	return out
 }
