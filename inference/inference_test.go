@@ -275,7 +275,7 @@ func TestGRPCIngestAndAssess(t *testing.T) {
 	bad := 400.0
 	for i := range 20 {
 		r := &hydrocastv1.Reading{AthleteId: "a2", Source: "strap",
-			Time: timestamppb.New(start.Add(time.Duration(i) * 30 * time.Second)),
+			Time:         timestamppb.New(start.Add(time.Duration(i) * 30 * time.Second)),
 			HeartRateBpm: &hr}
 		if i == 7 {
 			r.HeartRateBpm = &bad

@@ -25,8 +25,8 @@ import (
 
 // modelsFlags are the flags every models subcommand shares.
 type modelsFlags struct {
-	as       string // principal for the audit trail
-	json     bool
+	as   string // principal for the audit trail
+	json bool
 }
 
 func newModelsCommand(g *globals) *cobra.Command {
