@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -329,9 +327,17 @@ func (t *timeline) row(a *hydrocastv1.Assessment) {
 	if a.HeartRateBpm != nil {
 		hr = fmt.Sprintf("%.0f", *a.HeartRateBpm)
 	}
+	// The table shows the most severe alert; --output jsonl carries them all.
+	alert := ""
+	if n := len(a.Alerts); n > 0 {
+		alert = a.Alerts[0]
+		if n > 1 {
+			alert += fmt.Sprintf(" (+%d more)", n-1)
+		}
+	}
 	fmt.Fprintf(t.tw, "%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t %s\n",
 		a.Time.AsTime().Format("15:04"), hr, a.SweatRateLPerH, a.CoreTempC, a.CoreTemp_30MC,
-		a.AnomalyScore, a.FluidMlPer_15Min, strings.Join(a.Alerts, "; "))
+		a.AnomalyScore, a.FluidMlPer_15Min, alert)
 }
 
 func (t *timeline) flush() {
@@ -344,5 +350,3 @@ func round(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(x*p) / p
 }
-
-var _ = os.Stderr
