@@ -10,7 +10,6 @@ import (
 	"math"
 	"slices"
 	"time"
-	"unsafe"
 
 	"github.com/hydrocast/hydrocast/models/physio"
 )
@@ -300,34 +299,7 @@ func (s *session) decode(d *stateReader, flags byte) {
 		d.fail(fmt.Errorf("%w: open minute before the newest reading", ErrStateCorrupt))
 		return
 	}
-	f, err := restoreECTemp(ct, variance)
-	if err != nil {
-		d.fail(err)
-	}
-	s.filter = f
-}
-
-// ecTempState mirrors the fields of physio.ECTemp, which keeps them unexported.
-//
-// TODO: physio should export a constructor from an estimate and its variance (say
-// ECTempFrom(ct, variance)); until it does, restoring a session writes the filter's
-// memory through this mirror, and restoreECTemp refuses to decode any state should
-// ECTemp's fields ever change, so that a change cannot go unnoticed.
-type ecTempState struct{ ct, v float64 }
-
-// restoreECTemp returns a filter whose estimate and variance are ct and variance.
-func restoreECTemp(ct, variance float64) (physio.ECTemp, error) {
-	var f physio.ECTemp
-	if unsafe.Sizeof(f) != unsafe.Sizeof(ecTempState{}) {
-		return f, errors.New("restore ECTemp filter: physio.ECTemp changed layout")
-	}
-	*(*ecTempState)(unsafe.Pointer(&f)) = ecTempState{ct: ct, v: variance}
-	gotCT, gotV := f.Estimate()
-	if math.Float64bits(gotCT) != math.Float64bits(ct) ||
-		math.Float64bits(gotV) != math.Float64bits(variance) {
-		return f, errors.New("restore ECTemp filter: physio.ECTemp changed layout")
-	}
-	return f, nil
+	s.filter = physio.ECTempFrom(ct, variance)
 }
 
 // WriteSnapshot writes the store's whole state to out: the quarantine, the counts

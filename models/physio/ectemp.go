@@ -37,6 +37,10 @@ type ECTemp struct {
 // NewECTemp returns a filter starting at core temperature ct0 (°C) with zero variance.
 func NewECTemp(ct0 float64) ECTemp { return ECTemp{ct: ct0} }
 
+// ECTempFrom returns a filter resuming from an estimate ct (°C) and its variance
+// (°C²), as Estimate reported them, for example after a restart.
+func ECTempFrom(ct, variance float64) ECTemp { return ECTemp{ct: ct, v: variance} }
+
 // Step advances the filter by one minute with that minute's mean heart rate (bpm) and
 // returns the new core-temperature estimate (°C).
 func (f *ECTemp) Step(hr float64) float64 {

@@ -89,3 +89,17 @@ func BenchmarkECTempStep(b *testing.B) {
 		i++
 	}
 }
+
+func TestECTempFromResumes(t *testing.T) {
+	a := NewECTemp(ECTempDefaultCT)
+	for range 10 {
+		a.Step(150)
+	}
+	ct, v := a.Estimate()
+	b := ECTempFrom(ct, v)
+	for range 10 {
+		if x, y := a.Step(160), b.Step(160); x != y {
+			t.Fatalf("resumed filter gives %v, the original %v", y, x)
+		}
+	}
+}
