@@ -21,6 +21,7 @@ fi
 replay_args=$(grep -m1 -- '--ambient-temp-c' "$state/simulate.txt" | sed 's/^ *hydrocast replay //')
 read -r workout _ athlete _ temp _ humidity <<<"$replay_args"
 echo "== starting the server"
+rm -rf "$state/wal" # each demo run replays into an empty feature store
 addr_file="$state/serve.addr"
 rm -f "$addr_file"
 "$bin" --home "$state" serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --addr-file "$addr_file" >"$state/serve.log" 2>&1 &

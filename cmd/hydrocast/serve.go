@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -19,6 +20,9 @@ import (
 
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	"github.com/hydrocast/hydrocast/features"
+	"github.com/hydrocast/hydrocast/features/fallback"
+	"github.com/hydrocast/hydrocast/features/redisstore"
+	"github.com/hydrocast/hydrocast/features/wal"
 	"github.com/hydrocast/hydrocast/inference"
 	"github.com/hydrocast/hydrocast/inference/oip"
 	"github.com/hydrocast/hydrocast/models/ort"
@@ -28,6 +32,8 @@ import (
 )
 
 type serveFlags struct {
+	store           string
+	redisAddr       string
 	listen          string
 	httpListen      string
 	addrFile        string
@@ -57,6 +63,10 @@ stops on SIGINT or SIGTERM, letting requests in flight finish within --shutdown-
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&f.store, "feature-store", "wal", "online feature store: wal (in memory, "+
+		"every acknowledged reading logged to <home>/wal first), memory, or redis")
+	fl.StringVar(&f.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis address for "+
+		"--feature-store redis; replicas sharing it serve the same features")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8470", "gRPC listen address; "+
 		"port 0 picks a free port")
 	fl.StringVar(&f.httpListen, "http-listen", "127.0.0.1:8471", "listen address of the "+
@@ -85,7 +95,13 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	srv := inference.NewServer(features.NewStore(nil), set, log)
+	store, closeStore, err := openFeatureStore(g, f, log)
+	if err != nil {
+		set.Close()
+		return err
+	}
+	defer closeStore()
+	srv := inference.NewServer(store, set, log)
 	defer srv.Close()
 
 	lis, err := net.Listen("tcp", f.listen)
@@ -143,6 +159,35 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	stopGracefully(gs, f.shutdownTimeout)
 	return nil
+}
+
+// openFeatureStore opens the online store the flags choose. Redis is wrapped so that
+// assessments go on from the last known vectors, marked stale, while it is away.
+func openFeatureStore(g *globals, f *serveFlags, log *slog.Logger) (features.OnlineStore,
+	func() error, error) {
+	switch f.store {
+	case "memory":
+		return features.NewStore(nil), func() error { return nil }, nil
+	case "wal":
+		opts := wal.DefaultOptions()
+		opts.Logger = log
+		d, err := wal.Open(filepath.Join(g.home, "wal"), &opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open feature log: %w", err)
+		}
+		return d, d.Close, nil
+	case "redis":
+		rdb := redis.NewClient(&redis.Options{Addr: f.redisAddr,
+			ContextTimeoutEnabled: true})
+		rs, err := redisstore.New(rdb, nil)
+		if err != nil {
+			rdb.Close()
+			return nil, nil, fmt.Errorf("open redis feature store: %w", err)
+		}
+		fb := fallback.New(rs, &fallback.Options{Timeout: 200 * time.Millisecond})
+		return fb, rdb.Close, nil
+	}
+	return nil, nil, fmt.Errorf("--feature-store %q: want wal, memory or redis", f.store)
 }
 
 // stopGracefully lets requests and streams in flight finish, then ends what is left
