@@ -1,6 +1,7 @@
 // Package importer turns files exported by wearables into readings: FIT activity files,
-// Garmin TCX files and Empatica E4 export folders. It also writes FIT activity files,
-// so that simulated sessions can travel the same path as real ones.
+// Garmin TCX files and Empatica E4 export folders, and CSV or Parquet tables whose
+// columns a ColumnMap names. It also writes FIT activity files, so that simulated
+// sessions can travel the same path as real ones.
 //
 // Every importer returns the readings sorted by event time together with warnings about
 // input it had to work around (a wrong checksum, a file cut short, samples it skipped).
