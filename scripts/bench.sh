@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Runs the benchmarks behind the goals of docs/bench.yaml and prints the table of
+# figures, goals, same-run references and ratios (scripts/benchtable). Raw results go to
+# var/bench/: go/*.txt (go test -bench output), load/*.json (ghz reports),
+# serve.log, table.txt and bench.json. Takes some 5 to 10 minutes on 2 cores.
+#
+# Go benchmarks and load tests both run in rounds: each round runs every benchmark,
+# or every load test, once, so that a figure and its reference are measured close in
+# time and can be compared round by round. The load tests run ghz against `hydrocast
+# serve` on a loopback port; each is bounded in time, and so in count.
+#
+# Environment: BENCH_COUNT (Go benchmark rounds, default 5), BENCH_ROUNDS (load-test
+# rounds, default 3), BENCH_RATE_SECONDS (length of a fixed-rate load test, default 10),
+# BENCH_MAX_SECONDS (length of a maximum-throughput test, default 5), GHZ (a ghz
+# binary to use instead of building v0.93.0 into .cache/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readonly GHZ_VERSION=v0.93.0
+count=${BENCH_COUNT:-5}
+rounds=${BENCH_ROUNDS:-3}
+rate_seconds=${BENCH_RATE_SECONDS:-10}
+max_seconds=${BENCH_MAX_SECONDS:-5}
+
+out=var/bench
+home=$out/home
+bin=bin/hydrocast
+mkdir -p "$out"
+rm -rf "$out/go" "$out/load"
+mkdir -p "$out/go" "$out/load"
+
+say() { printf '== %s\n' "$*" >&2; }
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+notes=("load average at the start: $load_start")
+notes+=("$count rounds of Go benchmarks; $rounds load-test rounds of ${rate_seconds}s at a \
+fixed rate and ${max_seconds}s at full speed")
+
+# gobench runs the benchmarks matching $2 in package $1, with the test binary flags
+# that follow, into go/<package>.txt. It builds the test binary once and runs it $count
+# times, each run going through every benchmark once and marked "round: N", so that
+# a benchmark and its reference are measured seconds apart, as the load tests are. A
+# package that fails to build or run leaves its figures unmeasured.
+gobench() {
+	local pkg=$1 pattern=$2
+	shift 2
+	local name
+	name=$(echo "$pkg" | tr / _)
+	local file="$out/go/$name.txt" test="$PWD/$out/go/$name.test"
+	say "go test -bench '$pattern' ./$pkg $* ($count rounds)"
+	if ! go test -c -o "$test" "./$pkg" >"$file" 2>&1; then
+		say "benchmarks of $pkg do not build (see $file)"
+		return
+	fi
+	for r in $(seq 1 "$count"); do
+		echo "round: $r" >>"$file"
+		# Run from the package's folder, as go test does, for its testdata.
+		if ! (cd "$pkg" && "$test" -test.run '^$' -test.bench "$pattern" -test.benchmem \
+			-test.count 1 "$@") >>"$file" 2>&1; then
+			say "benchmarks of $pkg failed in round $r (see $file)"
+		fi
+	done
+	rm -f "$test"
+	grep -E '^Benchmark' "$file" >&2 || true
+}
+
+# Per core: the feature store's single-goroutine benchmarks run on one P, GC included.
+gobench features '^Benchmark(StoreIngest|CopyReadings|StoreVector|MemoryPerAthlete)$' \
+	-test.cpu 1
+gobench inference '^Benchmark(GRPCIngest|IngestReadings)$/^batch=100$'
+# Each run writes a 200,000-row table first; a few scans of it are enough.
+gobench features/offline '^BenchmarkScan$' -test.benchtime 5x
+
+# --- load tests -----------------------------------------------------------------------
+
+ghz=${GHZ:-.cache/ghz/$GHZ_VERSION/ghz}
+if [ ! -x "$ghz" ] && [ -z "${GHZ:-}" ]; then
+	say "building ghz $GHZ_VERSION into .cache/ghz (once)"
+	# go install with a version builds ghz with its own go.mod, apart from this module.
+	GOBIN="$PWD/.cache/ghz/$GHZ_VERSION" go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION" ||
+		say "could not build ghz: the load-test figures stay unmeasured"
+fi
+
+hc() { "$bin" --home "$home" "$@"; }
+
+# prepare_models leaves production models in the bench registry: trained ones when the
+# train command exists (kept from an earlier run), linear stand-ins otherwise.
+prepare_models() {
+	go build -o "$out/benchprep" ./scripts/benchprep || return 1
+	local state help
+	state=$("$out/benchprep" models --home "$home") || return 1
+	# A train command without a --data flag is a placeholder.
+	help=$(hc train --help 2>&1 || true)
+	if [ "$state" != trained ] && [[ $help == *--data* ]]; then
+		say "training models on a small simulated cohort (once)"
+		rm -rf "$home"
+		if ! { hc simulate --athletes 20 --seed 7 --out "$home/cohort" &&
+			timeout 600 "$bin" --home "$home" train --data "$home/cohort" \
+				--publish-alias production; } >"$out/train.log" 2>&1; then
+			say "training failed (see $out/train.log): using linear stand-ins"
+		fi
+	fi
+	state=$("$out/benchprep" models --home "$home" --stand-ins) || return 1
+	notes+=("models served: $state")
+}
+
+server=
+stop_server() {
+	if [ -n "$server" ]; then
+		kill -TERM "$server" 2>/dev/null || true
+		wait "$server" 2>/dev/null || true
+		server=
+	fi
+}
+trap stop_server EXIT
+
+# start_server starts hydrocast serve on a free loopback port and sets addr.
+start_server() {
+	local addr_file="$out/serve.addr"
+	rm -f "$addr_file"
+	# Started directly, not through hc: $! must be the server's own process, which a
+	# function run in the background would not be.
+	"$bin" --home "$home" serve --listen 127.0.0.1:0 --http-listen "" \
+		--addr-file "$addr_file" --log-level warn >"$out/serve.log" 2>&1 &
+	server=$!
+	for _ in $(seq 1 300); do
+		[ -s "$addr_file" ] && break
+		kill -0 "$server" 2>/dev/null || { cat "$out/serve.log" >&2; return 1; }
+		sleep 0.1
+	done
+	[ -s "$addr_file" ] || { say "server did not start in 30 s"; return 1; }
+	addr=$(cat "$addr_file")
+}
+
+# load NAME ROUND CALL ARGS... runs one ghz load test into load/NAME.ROUND.json.
+load() {
+	local name=$1 round=$2 call=$3
+	shift 3
+	if ! "$ghz" --insecure --call "$call" "$@" -O json -o "$out/load/$name.$round.json" \
+		"$addr"; then
+		say "load test $name round $round failed"
+		rm -f "$out/load/$name.$round.json"
+	fi
+}
+
+run_load_tests() {
+	local rate=1000
+	local check=grpc.health.v1.Health.Check
+	local infer=inference.GRPCInferenceService.ModelInfer
+	local assess=hydrocast.v1.HydrocastService.Assess
+	# ghz v0.93.0 ignores -n when -x bounds the time, so both kinds of test are bounded
+	# by time, the fixed-rate ones thereby also in count; calls still in flight when
+	# the time is up are left out rather than counted as failed.
+	local fixed=(--rps "$rate" -z "${rate_seconds}s" --duration-stop ignore -c 64)
+	local full=(-z "${max_seconds}s" --duration-stop ignore -c 64)
+	local req=$out/load/req data
+
+	say "warming up the server"
+	for call in $check $infer; do
+		data=()
+		[ "$call" = "$infer" ] && data=(-B "$req/modelinfer.bin")
+		"$ghz" --insecure --call "$call" "${data[@]}" -z 2s -c 16 "$addr" >/dev/null ||
+			true
+	done
+	for r in $(seq 1 "$rounds"); do
+		say "load-test round $r of $rounds"
+		load check-1000rps "$r" "$check" "${fixed[@]}"
+		load modelinfer-1000rps "$r" "$infer" -B "$req/modelinfer.bin" "${fixed[@]}"
+		load assess-1000rps "$r" "$assess" -B "$req/assess.bin" "${fixed[@]}"
+		load check-max "$r" "$check" "${full[@]}"
+		load modelinfer-max "$r" "$infer" -B "$req/modelinfer.bin" "${full[@]}"
+	done
+}
+
+addr=
+if [ -x "$ghz" ]; then
+	notes+=("load generator: ${GHZ:-ghz $GHZ_VERSION}, on loopback")
+	say "building $bin"
+	if go build -o "$bin" ./cmd/hydrocast && prepare_models && start_server; then
+		say "server on $addr; seeding an athlete"
+		mkdir -p "$out/load/req"
+		if "$out/benchprep" seed --addr "$addr" --out "$out/load/req"; then
+			run_load_tests
+		fi
+	else
+		say "could not start the server: the load-test figures stay unmeasured"
+	fi
+	stop_server
+else
+	say "no ghz at $ghz: the load-test figures stay unmeasured"
+fi
+
+# --- the table ------------------------------------------------------------------------
+
+note_args=()
+for n in "${notes[@]}"; do note_args+=(-note "$n"); done
+go run ./scripts/benchtable -spec docs/bench.yaml -load "$out/load" \
+	-json "$out/bench.json" "${note_args[@]}" "$out"/go/*.txt | tee "$out/table.txt"
