@@ -222,3 +222,11 @@ func TestAcceptanceReplayRealRecordings(t *testing.T) {
 		})
 	}
 }
+
+func TestServeRefusesOpenAddressWithoutAuthentication(t *testing.T) {
+	c := newCLI(t)
+	_, err := c.run("serve", "--listen", "0.0.0.0:0", "--http-listen", "")
+	if err == nil || !strings.Contains(err.Error(), "--insecure-allow-unauthenticated") {
+		t.Fatalf("serve on 0.0.0.0 without auth: %v; want a refusal naming the flag", err)
+	}
+}

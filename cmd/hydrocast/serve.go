@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
+	"github.com/hydrocast/hydrocast/auth"
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/features/fallback"
 	"github.com/hydrocast/hydrocast/features/redisstore"
@@ -32,6 +33,7 @@ import (
 )
 
 type serveFlags struct {
+	insecure        bool
 	store           string
 	redisAddr       string
 	listen          string
@@ -63,6 +65,8 @@ stops on SIGINT or SIGTERM, letting requests in flight finish within --shutdown-
 		},
 	}
 	fl := cmd.Flags()
+	fl.BoolVar(&f.insecure, "insecure-allow-unauthenticated", false, "UNSAFE: serve "+
+		"athletes' data without authentication on an address other machines can reach")
 	fl.StringVar(&f.store, "feature-store", "wal", "online feature store: wal (in memory, "+
 		"every acknowledged reading logged to <home>/wal first), memory, or redis")
 	fl.StringVar(&f.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis address for "+
@@ -83,6 +87,16 @@ stops on SIGINT or SIGTERM, letting requests in flight finish within --shutdown-
 
 func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	log := g.logger()
+	// TODO: serve has no authentication wired yet (package auth holds TLS, tokens and
+	// roles); until it has, only loopback listeners start without the unsafe flag.
+	for _, addr := range []string{f.listen, f.httpListen} {
+		if addr == "" {
+			continue
+		}
+		if err := auth.CheckBind(addr, false, f.insecure); err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+	}
 	reg, err := openRegistry(ctx, g)
 	if err != nil {
 		return err
