@@ -129,9 +129,12 @@ func (s *ModelSet) Assess(ctx context.Context, v *features.Vector) (Assessment, 
 	if math.IsNaN(a.CoreTempC) {
 		a.CoreTempC = physio.ECTempDefaultCT
 	}
-	a.CoreTemp15mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp15m], 15)
-	a.CoreTemp30mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp30m], 30)
-	a.CoreTemp60mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp60m], 60)
+	// Trends from a few minutes of readings are mostly noise: until warmUpMin has
+	// passed, projections lean toward the current estimate in proportion.
+	trust := min(1, a.ElapsedMin/warmUpMin)
+	a.CoreTemp15mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp15m], 15, trust)
+	a.CoreTemp30mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp30m], 30, trust)
+	a.CoreTemp60mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp60m], 60, trust)
 
 	mass := present(v, "body_mass_kg")
 	if math.IsNaN(mass) {
@@ -148,13 +151,14 @@ func (s *ModelSet) Assess(ctx context.Context, v *features.Vector) (Assessment, 
 }
 
 // envelope bounds a projection minutes ahead to what core temperature can do in that
-// time from current (see maxCoreRateCPerMin).
-func envelope(current, projected, minutes float64) float64 {
+// time from current (see maxCoreRateCPerMin), and keeps the share trust (0 to 1) of
+// its distance from current.
+func envelope(current, projected, minutes, trust float64) float64 {
 	if math.IsNaN(projected) {
 		return current
 	}
 	span := maxCoreRateCPerMin * minutes
-	return min(max(projected, current-span), current+span)
+	return current + trust*(min(max(projected, current-span), current+span)-current)
 }
 
 // run feeds one model the vector's features and returns its first row of outputs by

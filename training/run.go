@@ -137,6 +137,10 @@ func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error
 	if o.Data == "" {
 		return Report{}, ErrNoData
 	}
+	if !(o.TestShare > 0 && o.TestShare < 1) {
+		return Report{}, fmt.Errorf("train: test share %v: want a share between 0 and 1",
+			o.TestShare)
+	}
 	const total = 6
 	step := func(done int, name string) {
 		if progress != nil {
@@ -160,6 +164,11 @@ func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error
 	step(2, "build datasets")
 
 	rep := newReport(&cohort, fingerprint, o)
+	if len(rep.TrainAthletes) < 2 || len(rep.TestAthletes) < 1 {
+		return Report{}, fmt.Errorf("train: %d training and %d held-out athletes: want at "+
+			"least 2 and 1 (change the test share or simulate more athletes)",
+			len(rep.TrainAthletes), len(rep.TestAthletes))
+	}
 	split := splitSets(rep.TrainAthletes, rep.TestAthletes)
 	meta := ExportMeta{CodeVersion: o.CodeVersion, Seed: o.Seed,
 		GeneratorVersion: cohort.Manifest.GeneratorVersion, DataFingerprint: fingerprint}

@@ -89,6 +89,20 @@ func runReplay(ctx context.Context, g *globals, f *replayFlags, path string,
 	if f.speed < 0 || math.IsNaN(f.speed) {
 		return fmt.Errorf("--speed %v: want 0 or more", f.speed)
 	}
+	if f.batchSize < 1 {
+		return fmt.Errorf("--batch %d: want 1 or more", f.batchSize)
+	}
+	for _, c := range []struct {
+		flag string
+		v    float64
+		s    features.Signal
+	}{{"--ambient-temp-c", f.ambientC, features.AmbientTemp},
+		{"--humidity-pct", f.humidity, features.Humidity},
+		{"--body-mass-kg", f.bodyMass, features.BodyMass}} {
+		if lo, hi := c.s.Range(); !math.IsNaN(c.v) && (c.v < lo || c.v > hi) {
+			return fmt.Errorf("%s %v: want %v to %v", c.flag, c.v, lo, hi)
+		}
+	}
 	res, err := importer.ImportFile(path, importer.Options{AthleteID: f.athlete})
 	if err != nil {
 		return err
@@ -108,6 +122,7 @@ func runReplay(ctx context.Context, g *globals, f *replayFlags, path string,
 	defer client.close()
 
 	out := newTimeline(stdout, f.output)
+	out.stderr = stderr
 	total, err := replayMinutes(ctx, client, res.Readings, f, out)
 	out.flush()
 	fmt.Fprintf(stderr, "replayed %d readings: %d accepted, %d duplicates, %d late, "+
@@ -141,6 +156,7 @@ func addWeather(rs []features.Reading, f *replayFlags) {
 func replayMinutes(ctx context.Context, c assessClient, rs []features.Reading,
 	f *replayFlags, out *timeline) (*hydrocastv1.IngestResponse, error) {
 	total := &hydrocastv1.IngestResponse{}
+	warned := false
 	start := time.Now()
 	first := rs[0].Time.Truncate(time.Minute)
 	for i := 0; i < len(rs); {
@@ -149,8 +165,17 @@ func replayMinutes(ctx context.Context, c assessClient, rs []features.Reading,
 		for j < len(rs) && rs[j].Time.Before(minuteEnd) {
 			j++
 		}
+		before := total.Duplicates + total.Late
 		if err := ingestChunk(ctx, c, rs[i:j], f.batchSize, total); err != nil {
 			return total, err
+		}
+		if stale := total.Duplicates + total.Late - before; stale > 0 && !warned {
+			fmt.Fprintf(out.stderr, "warning: the feature store already holds readings of "+
+				"athlete %s at or after %s: %d of this minute's readings were duplicates or "+
+				"too late to apply, so the timeline shows what the store holds; replay under "+
+				"a new --athlete id to see this file alone\n", f.athlete,
+				rs[i].Time.Format(time.RFC3339), stale)
+			warned = true
 		}
 		i = j
 
@@ -262,6 +287,7 @@ func dialReplay(ctx context.Context, g *globals, f *replayFlags) (assessClient, 
 
 // timeline prints assessments as an aligned table or as JSON lines.
 type timeline struct {
+	stderr io.Writer
 	format string
 	tw     *tabwriter.Writer
 	enc    *json.Encoder
@@ -311,7 +337,7 @@ func (t *timeline) row(a *hydrocastv1.Assessment) {
 		}
 		_ = t.enc.Encode(timelineRow{
 			Time: a.Time.AsTime().Format(time.RFC3339), AthleteID: a.AthleteId,
-			HeartRateBPM: a.HeartRateBpm, SweatRate: round(a.SweatRateLPerH, 3),
+			HeartRateBPM: roundPtr(a.HeartRateBpm, 1), SweatRate: round(a.SweatRateLPerH, 3),
 			SweatRateLower: round(a.SweatRateLowerLPerH, 3),
 			SweatRateUpper: round(a.SweatRateUpperLPerH, 3),
 			CoreTemp:       round(a.CoreTempC, 3), CoreTemp15m: round(a.CoreTemp_15MC, 3),
@@ -344,6 +370,14 @@ func (t *timeline) flush() {
 	if t.tw != nil {
 		t.tw.Flush()
 	}
+}
+
+func roundPtr(x *float64, digits int) *float64 {
+	if x == nil {
+		return nil
+	}
+	r := round(*x, digits)
+	return &r
 }
 
 func round(x float64, digits int) float64 {

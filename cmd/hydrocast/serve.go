@@ -107,7 +107,8 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	set, err := inference.LoadModelSet(ctx, reg, f.alias, ort.Options{})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (registry: %s; --home or --registry names another)",
+			err, registryName(g))
 	}
 	store, closeStore, err := openFeatureStore(g, f, log)
 	if err != nil {
@@ -262,7 +263,8 @@ func newLocalServer(ctx context.Context, g *globals) (*inference.Server, func() 
 	set, err := inference.LoadModelSet(ctx, reg, "production", ort.Options{})
 	if err != nil {
 		reg.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w (registry: %s; --home or --registry names another)",
+			err, registryName(g))
 	}
 	srv := inference.NewServer(features.NewStore(nil), set, slog.New(slog.DiscardHandler))
 	return srv, func() error { return errors.Join(srv.Close(), reg.Close()) }, nil
@@ -279,6 +281,14 @@ func openRegistry(ctx context.Context, g *globals) (*registry.Registry, error) {
 		return nil, fmt.Errorf("create registry folder: %w", err)
 	}
 	return local.Open(ctx, dir)
+}
+
+// registryName says which registry the flags select, for error messages.
+func registryName(g *globals) string {
+	if g.registry != "" {
+		return g.registry
+	}
+	return filepath.Join(g.home, "registry")
 }
 
 // initRuntime loads ONNX Runtime from where LibraryPath finds it.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -65,6 +66,9 @@ The same data, options and seed give byte-identical ONNX files and identical met
 }
 
 func runTrain(ctx context.Context, f *trainFlags, stdout, stderr io.Writer) error {
+	if _, err := os.Stat(f.opts.Data); err != nil {
+		return fmt.Errorf("--data: %w", err)
+	}
 	began := time.Now()
 	var bar *progress
 	rep, err := training.Run(ctx, f.opts, func(p training.Progress) {
