@@ -230,3 +230,15 @@ func TestServeRefusesOpenAddressWithoutAuthentication(t *testing.T) {
 		t.Fatalf("serve on 0.0.0.0 without auth: %v; want a refusal naming the flag", err)
 	}
 }
+
+func TestTrainRefusesSplitsThatLeaveNoOneToTrainOn(t *testing.T) {
+	home, _ := trainedHome(t)
+	c := &cli{t: t, home: home}
+	for _, share := range []string{"1.5", "-0.5", "0.99"} {
+		_, err := c.run("train", "--data", filepath.Join(home, "cohort"), "--dry-run",
+			"--test-share", share)
+		if err == nil || !strings.Contains(err.Error(), "train") {
+			t.Errorf("--test-share %s: %v, want a clear refusal", share, err)
+		}
+	}
+}
