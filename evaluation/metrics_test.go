@@ -121,11 +121,13 @@ func TestBySegment(t *testing.T) {
 	}
 	for i, w := range want {
 		s := segs[i]
-		if s.Segment != w.seg || s.N != w.n || !near(s.MAE, w.mae, 1e-12) || !near(s.Bias, w.bias, 1e-12) {
+		if s.Segment != w.seg || s.N != w.n || !near(s.MAE, w.mae, 1e-12) ||
+			!near(s.Bias, w.bias, 1e-12) {
 			t.Errorf("segment %d: %+v, want %+v", i, s, w)
 		}
 	}
-	if _, err := BySegment(Predictions{Label: []float64{1}, Pred: []float64{1}}); !errors.Is(err, ErrShape) {
+	_, err = BySegment(Predictions{Label: []float64{1}, Pred: []float64{1}})
+	if !errors.Is(err, ErrShape) {
 		t.Errorf("no segments: err = %v, want ErrShape", err)
 	}
 }

@@ -34,7 +34,8 @@ func TestWriteHTMLSelfContained(t *testing.T) {
 		t.Error("title not escaped")
 	}
 	// Drifted features come first in the table as in the sections.
-	if i, j := strings.Index(page, `id="f-0-sport"`), strings.Index(page, `id="f-2-hr_large"`); i < 0 || j < i {
+	i := strings.Index(page, `id="f-0-sport"`)
+	if j := strings.Index(page, `id="f-2-hr_large"`); i < 0 || j < i {
 		t.Errorf("sections out of order (sport at %d, hr_large at %d)", i, j)
 	}
 }

@@ -94,7 +94,8 @@ func TestMonitorMergeAndRestore(t *testing.T) {
 	if string(again) != string(data) {
 		t.Error("monitor changed in a JSON round trip")
 	}
-	if _, err := RestoreMonitor(p, data, MonitorOptions{BucketWidth: time.Minute}); !errors.Is(err, ErrMismatch) {
+	_, err = RestoreMonitor(p, data, MonitorOptions{BucketWidth: time.Minute})
+	if !errors.Is(err, ErrMismatch) {
 		t.Errorf("other bucket width: err = %v, want ErrMismatch", err)
 	}
 	other := testProfile(t, 40, 40)

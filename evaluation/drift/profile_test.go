@@ -34,7 +34,8 @@ func TestBuildProfileNumeric(t *testing.T) {
 		}
 	}
 	wantEdges := []float64{249.75, 499.5, 749.25}
-	if !reflect.DeepEqual(f.Edges, wantEdges) || !reflect.DeepEqual(f.Counts, []int64{250, 250, 250, 250}) {
+	wantCounts := []int64{250, 250, 250, 250}
+	if !reflect.DeepEqual(f.Edges, wantEdges) || !reflect.DeepEqual(f.Counts, wantCounts) {
 		t.Errorf("edges %v counts %v, want %v and 250 each", f.Edges, f.Counts, wantEdges)
 	}
 	if len(f.Sample) != 100 || f.Levels != nil {

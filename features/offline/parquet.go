@@ -28,7 +28,8 @@ const createdBy = "hydrocast offline store"
 // WriteParquet writes the records, all of schema sc, as one Parquet file to w with
 // the key-value metadata meta (pairs of key and value), in row groups of
 // rowGroupRows rows (zero means DefaultRowGroupRows), whatever the size of the
-// records; memory holds one row group. Records that do not match sc fail. It is how every file of this package is written: Snappy compression,
+// records; memory holds one row group. Records that do not match sc fail. It is how
+// every file of this package is written: Snappy compression,
 // dictionary encoding and statistics on, the Arrow schema stored.
 func WriteParquet(w io.Writer, sc *arrow.Schema, meta [][2]string, rowGroupRows int,
 	records func(write func(arrow.Record) error) error) error {
