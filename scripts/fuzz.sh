@@ -11,7 +11,7 @@ for pkg in $(go list ./...); do
     sed 's/^func //' | sort -u || true)
   for t in $targets; do
     echo "== $pkg $t ($fuzztime)"
-    if ! go test "$pkg" -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime"; then
+    if ! go test "$pkg" -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s; then
       status=1
     fi
   done

@@ -316,12 +316,15 @@ func newModelsHistoryCommand(g *globals, f *modelsFlags) *cobra.Command {
 				}
 				var rows [][]string
 				for _, e := range events {
-					kind := "move"
+					kind, from := "move", strconv.Itoa(e.From)
 					if e.Rollback {
 						kind = "rollback"
 					}
+					if e.From == 0 {
+						kind, from = "create", "-"
+					}
 					rows = append(rows, []string{when(e.Time), e.Alias, kind,
-						strconv.Itoa(e.From), strconv.Itoa(e.To), e.Principal, e.Reason})
+						from, strconv.Itoa(e.To), e.Principal, e.Reason})
 				}
 				return table(cmd.OutOrStdout(), []string{"TIME", "ALIAS", "KIND", "FROM",
 					"TO", "BY", "REASON"}, rows)
