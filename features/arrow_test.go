@@ -28,7 +28,7 @@ func testVectors(t *testing.T) []*Vector {
 	vs := []*Vector{NewVector(), NewVector(), NewVector()}
 	a.Vector(asOf, vs[0])
 	b.Vector(asOf, vs[1])
-	vs[2].reset("nobody", asOf)
+	vs[2].Reset("nobody", asOf)
 
 	var stale, missing bool
 	for _, st := range vs[1].Status {

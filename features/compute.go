@@ -19,7 +19,7 @@ import (
 // newest reading's time minus the lateness rounded down to the minute: the window no
 // longer knows that past.
 func (w *AthleteWindow) Vector(asOf time.Time, dst *Vector) {
-	dst.reset(w.id, asOf)
+	dst.Reset(w.id, asOf)
 	at := asOf.UnixMilli()
 	end := w.rows.search(at + 1)
 

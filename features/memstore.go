@@ -235,7 +235,7 @@ func (s *Store) Vector(ctx context.Context, athleteID string, asOf time.Time,
 	defer sh.mu.RUnlock()
 	w := sh.athletes[athleteID]
 	if w == nil {
-		dst.reset(athleteID, asOf)
+		dst.Reset(athleteID, asOf)
 		return fmt.Errorf("vector of athlete: %w", ErrUnknownAthlete)
 	}
 	w.Vector(asOf, dst)

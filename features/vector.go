@@ -60,13 +60,14 @@ type Vector struct {
 // NewVector returns a vector sized for the current schema, every feature missing.
 func NewVector() *Vector {
 	v := &Vector{}
-	v.reset("", time.Time{})
+	v.Reset("", time.Time{})
 	return v
 }
 
-// reset sizes v for the current schema (allocating only when it is too small) and
-// marks every feature missing.
-func (v *Vector) reset(athlete string, asOf time.Time) {
+// Reset makes v the vector of athlete at asOf with every feature missing, sized for
+// the current schema (allocating only when it is too small): what a store returns
+// for an athlete it knows nothing of.
+func (v *Vector) Reset(athlete string, asOf time.Time) {
 	n := currentSchema.Len()
 	if cap(v.Values) < n || cap(v.Status) < n || cap(v.EventUnixMilli) < n {
 		v.Values = make([]float64, n)

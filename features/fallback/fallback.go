@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -132,7 +131,7 @@ func (s *Store) Vectors(ctx context.Context, athleteIDs []string,
 	v := features.NewVector()
 	for _, id := range athleteIDs {
 		if !s.recall(id, asOf, v) {
-			missingVector(v, id, asOf)
+			v.Reset(id, asOf)
 		}
 		if err := rb.Append(v); err != nil {
 			return nil, err
@@ -241,19 +240,4 @@ func copyVector(dst, src *features.Vector) {
 	dst.Values = append(dst.Values[:0], src.Values...)
 	dst.Status = append(dst.Status[:0], src.Status...)
 	dst.EventUnixMilli = append(dst.EventUnixMilli[:0], src.EventUnixMilli...)
-}
-
-// missingVector makes v the vector of an athlete nothing is known of.
-func missingVector(v *features.Vector, athleteID string, asOf time.Time) {
-	n := features.CurrentSchema().Len()
-	v.Values = slices.Grow(v.Values[:0], n)[:n]
-	v.Status = slices.Grow(v.Status[:0], n)[:n]
-	v.EventUnixMilli = slices.Grow(v.EventUnixMilli[:0], n)[:n]
-	for i := range v.Values {
-		v.Values[i] = math.NaN()
-	}
-	clear(v.Status)
-	clear(v.EventUnixMilli)
-	v.SchemaVersion = features.SchemaVersion
-	v.AthleteID, v.AsOf, v.FreshestReading = athleteID, asOf, time.Time{}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,36 +33,21 @@ func (s *Store) vectorOf(athleteID string, raw []byte, getErr error, asOf time.T
 	dst *features.Vector) error {
 	switch {
 	case errors.Is(getErr, redis.Nil):
-		missingVector(dst, athleteID, asOf)
+		dst.Reset(athleteID, asOf)
 		return features.ErrUnknownAthlete
 	case getErr != nil:
-		missingVector(dst, athleteID, asOf)
+		dst.Reset(athleteID, asOf)
 		return getErr
 	}
 
 	w := s.windows.Get().(*features.AthleteWindow)
 	defer s.windows.Put(w)
 	if err := decodeValue(raw, w); err != nil {
-		missingVector(dst, athleteID, asOf)
+		dst.Reset(athleteID, asOf)
 		return err
 	}
 	w.Vector(asOf, dst)
 	return nil
-}
-
-// missingVector makes v the vector of an athlete the store knows nothing of.
-func missingVector(v *features.Vector, athleteID string, asOf time.Time) {
-	n := features.CurrentSchema().Len()
-	v.Values = slices.Grow(v.Values[:0], n)[:n]
-	v.Status = slices.Grow(v.Status[:0], n)[:n]
-	v.EventUnixMilli = slices.Grow(v.EventUnixMilli[:0], n)[:n]
-	for i := range v.Values {
-		v.Values[i] = math.NaN()
-	}
-	clear(v.Status)
-	clear(v.EventUnixMilli)
-	v.SchemaVersion = features.SchemaVersion
-	v.AthleteID, v.AsOf, v.FreshestReading = athleteID, asOf, time.Time{}
 }
 
 // Vectors returns the athletes' features as an Arrow record (see
