@@ -11,6 +11,7 @@ import (
 
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	"github.com/hydrocast/hydrocast/features"
+	"github.com/hydrocast/hydrocast/features/wire"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -130,7 +131,7 @@ func (s *Server) IngestReadings(ctx context.Context,
 func (s *Server) ingest(ctx context.Context, rs []*hydrocastv1.Reading, index *int64,
 	resp *hydrocastv1.IngestResponse) error {
 	for _, p := range rs {
-		r := ReadingFromProto(p)
+		r := wire.FromProto(p)
 		res, err := s.store.Ingest(ctx, r)
 		var verr *features.ValidationError
 		switch {

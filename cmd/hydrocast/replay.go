@@ -17,6 +17,7 @@ import (
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/features/importer"
+	"github.com/hydrocast/hydrocast/features/wire"
 	"github.com/hydrocast/hydrocast/inference"
 )
 
@@ -202,7 +203,7 @@ func ingestChunk(ctx context.Context, c assessClient, rs []features.Reading, bat
 	total *hydrocastv1.IngestResponse) error {
 	msgs := make([]*hydrocastv1.Reading, len(rs))
 	for k := range rs {
-		msgs[k] = inference.ReadingToProto(&rs[k])
+		msgs[k] = wire.ToProto(&rs[k])
 	}
 	resp, err := c.ingest(ctx, msgs)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	"github.com/hydrocast/hydrocast/features"
+	"github.com/hydrocast/hydrocast/features/wire"
 )
 
 // The content-type attribute and the types a source reads. A message without the
@@ -215,5 +216,5 @@ func decode(m *ps.Message) (features.Reading, error) {
 	default:
 		return features.Reading{}, fmt.Errorf("unknown content type %q", ct)
 	}
-	return readingFromProto(&p), nil
+	return wire.FromProto(&p), nil
 }

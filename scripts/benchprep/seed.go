@@ -17,7 +17,7 @@ import (
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	inferencepb "github.com/hydrocast/hydrocast/api/inference"
 	"github.com/hydrocast/hydrocast/features"
-	"github.com/hydrocast/hydrocast/inference"
+	"github.com/hydrocast/hydrocast/features/wire"
 	"github.com/hydrocast/hydrocast/models"
 )
 
@@ -99,7 +99,7 @@ func ingest(ctx context.Context, addr string, readings []features.Reading) error
 	}
 	req := &hydrocastv1.IngestRequest{}
 	for i := range readings {
-		req.Readings = append(req.Readings, inference.ReadingToProto(&readings[i]))
+		req.Readings = append(req.Readings, wire.ToProto(&readings[i]))
 	}
 	if err := stream.Send(req); err != nil {
 		return fmt.Errorf("send readings: %w", err)

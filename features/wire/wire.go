@@ -1,9 +1,13 @@
-package pubsub
+// Package wire converts readings between the feature store's form and the
+// hydrocast.v1 wire message, for every way readings arrive or leave (gRPC, Pub/Sub).
+package wire
 
 import (
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	"github.com/hydrocast/hydrocast/features"
@@ -21,9 +25,9 @@ var signalFields = func() [features.NumSignals]protoreflect.FieldDescriptor {
 	return out
 }()
 
-// readingFromProto converts a wire reading; an absent optional field is a missing
-// value, an absent time the zero time, which validation refuses.
-func readingFromProto(p *hydrocastv1.Reading) features.Reading {
+// FromProto converts a wire reading; an absent optional field is a missing value, an
+// absent time the zero time, which validation refuses.
+func FromProto(p *hydrocastv1.Reading) features.Reading {
 	var at time.Time
 	if p.GetTime() != nil {
 		at = p.GetTime().AsTime()
@@ -36,4 +40,17 @@ func readingFromProto(p *hydrocastv1.Reading) features.Reading {
 		}
 	}
 	return r
+}
+
+// ToProto converts a reading into its wire form; a missing signal is an absent field.
+func ToProto(r *features.Reading) *hydrocastv1.Reading {
+	p := &hydrocastv1.Reading{AthleteId: r.AthleteID, Source: r.Source,
+		Time: timestamppb.New(r.Time)}
+	msg := p.ProtoReflect()
+	for s, fd := range signalFields {
+		if v := r.Values[s]; fd != nil && !math.IsNaN(v) {
+			msg.Set(fd, protoreflect.ValueOfFloat64(v))
+		}
+	}
+	return p
 }

@@ -1,4 +1,4 @@
-package pubsub
+package wire
 
 import (
 	"math"
@@ -12,9 +12,9 @@ import (
 	"github.com/hydrocast/hydrocast/features"
 )
 
-// TestReadingFromProto sets each signal's wire field, found by the signal's name,
+// TestFromProto sets each signal's wire field, found by the signal's name,
 // and checks that exactly that signal arrives.
-func TestReadingFromProto(t *testing.T) {
+func TestFromProto(t *testing.T) {
 	at := time.Date(2025, 7, 14, 9, 30, 0, 0, time.UTC)
 	for s := range features.NumSignals {
 		t.Run(s.Name(), func(t *testing.T) {
@@ -28,7 +28,7 @@ func TestReadingFromProto(t *testing.T) {
 			want := 1 + float64(s)
 			msg.Set(fd, protoreflect.ValueOfFloat64(want))
 
-			r := readingFromProto(p)
+			r := FromProto(p)
 			if r.AthleteID != "ann" || r.Source != "watch" || !r.Time.Equal(at) {
 				t.Fatalf("identity %s %s %s", r.AthleteID, r.Source, r.Time)
 			}
@@ -45,9 +45,34 @@ func TestReadingFromProto(t *testing.T) {
 	}
 }
 
-func TestReadingFromProtoWithoutTime(t *testing.T) {
-	r := readingFromProto(&hydrocastv1.Reading{AthleteId: "ann"})
+func TestFromProtoWithoutTime(t *testing.T) {
+	r := FromProto(&hydrocastv1.Reading{AthleteId: "ann"})
 	if !r.Time.IsZero() {
 		t.Fatalf("time %s, want zero so that validation refuses it", r.Time)
+	}
+}
+
+// TestToProtoRoundTrip: every signal set, or missing, comes back as it went out.
+func TestToProtoRoundTrip(t *testing.T) {
+	at := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+	r := features.NewReading("ann", "watch", at)
+	for s := range features.NumSignals {
+		if s != features.Cadence {
+			r.Set(s, 10+float64(s))
+		}
+	}
+	p := ToProto(&r)
+	if p.CadencePerMin != nil {
+		t.Errorf("missing cadence went out as %v", *p.CadencePerMin)
+	}
+	back := FromProto(p)
+	if back.AthleteID != "ann" || back.Source != "watch" || !back.Time.Equal(at) {
+		t.Fatalf("identity came back as %q %q %v", back.AthleteID, back.Source, back.Time)
+	}
+	for s := range features.NumSignals {
+		got, want := back.Values[s], r.Values[s]
+		if got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Errorf("%s: %v, want %v", s.Name(), got, want)
+		}
 	}
 }
