@@ -76,3 +76,42 @@ func TestStoreWindowFull(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreLatenessConfigurable(t *testing.T) {
+	newest := time.Date(2025, 7, 14, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name     string
+		lateness time.Duration
+		back     time.Duration // behind the newest reading
+		want     features.AddResult
+	}{
+		{"default, within", features.DefaultLateness, 2 * time.Minute, features.Applied},
+		{"default, beyond", features.DefaultLateness, 3 * time.Minute, features.Late},
+		{"five minutes, within", 5 * time.Minute, 4 * time.Minute, features.Applied},
+		{"five minutes, beyond", 5 * time.Minute, 6 * time.Minute, features.Late},
+		{"zero allows no disorder", 0, time.Millisecond, features.Late},
+		{"negative counts as zero", -time.Minute, time.Millisecond, features.Late},
+		{"bounded by MaxLateness", 3 * time.Hour, features.MaxLateness + time.Minute,
+			features.Late},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := features.DefaultOptions()
+			o.Window.Lateness = c.lateness
+			s := features.NewStore(&o)
+			ctx := context.Background()
+			r := features.NewReading("a1", "watch", newest)
+			r.Set(features.HeartRate, 120)
+			if _, err := s.Ingest(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			r.Time = newest.Add(-c.back)
+			if got, err := s.Ingest(ctx, r); got != c.want || err != nil {
+				t.Fatalf("Ingest %v behind: %v, %v; want %v", c.back, got, err, c.want)
+			}
+			if cnt, _ := s.Counts(ctx); (cnt.Late == 1) != (c.want == features.Late) {
+				t.Errorf("counts %+v", cnt)
+			}
+		})
+	}
+}

@@ -68,6 +68,8 @@ Environment variables:
 		newSimulateCommand(g),
 		newTrainCommand(g),
 		newModelsCommand(g),
+		newImportCommand(g),
+		newAthleteCommand(g),
 	)
 	return root
 }

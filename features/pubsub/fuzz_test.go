@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"errors"
 	"testing"
 
 	ps "cloud.google.com/go/pubsub/v2"
@@ -21,5 +22,26 @@ func FuzzDecode(f *testing.F) {
 		}
 		// Whatever decoded must be something validation can judge.
 		_ = r.Validate()
+	})
+}
+
+// FuzzParseSubscription checks that a name either parses into parts that spell it
+// again or fails with ErrSubscriptionName.
+func FuzzParseSubscription(f *testing.F) {
+	for _, s := range []string{"projects/p/subscriptions/s", "projects//subscriptions/s",
+		"projects/p/topics/t", "", "projects/a/b/subscriptions/c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		project, id, err := ParseSubscription(name)
+		if err != nil {
+			if !errors.Is(err, ErrSubscriptionName) {
+				t.Fatalf("error %v does not wrap ErrSubscriptionName", err)
+			}
+			return
+		}
+		if "projects/"+project+"/subscriptions/"+id != name || project == "" || id == "" {
+			t.Fatalf("%q parsed into %q, %q", name, project, id)
+		}
 	})
 }

@@ -86,9 +86,10 @@ type Stats struct {
 
 // Source receives readings from one subscription into an online store.
 type Source struct {
-	sub   *ps.Subscriber
-	store features.OnlineStore
-	quar  Quarantine
+	client *ps.Client // owned when Subscribe made it; nil otherwise
+	sub    *ps.Subscriber
+	store  features.OnlineStore
+	quar   Quarantine
 
 	received, ingested, rejected, deadLettered, nacked, keyMismatch atomic.Uint64
 }

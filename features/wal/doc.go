@@ -36,7 +36,9 @@
 //	                 uvarint nanoseconds, uvarint mask of the signals present (bit
 //	                 i for features.Signal i), then one float per set bit in signal
 //	                 order. A present signal is never NaN.
-//	KindDelete (2)   athlete id: forget the athlete (OnlineStore.Delete).
+//	KindDelete (2)   athlete id: forget the athlete (OnlineStore.Delete). It is
+//	                 the last record of its segment, and a snapshot follows it at
+//	                 once, which removes it with every record of the athlete.
 //
 // Every reading offered to the store is logged, rejected ones included, so that
 // recovery rebuilds the quarantine as well as the windows; a reading's outcome

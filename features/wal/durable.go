@@ -147,8 +147,9 @@ func Open(dir string, opts *Options) (*Durable, error) {
 	d := &Durable{dir: dir, opts: o, logger: logger, store: rec.store, w: w, lock: lock,
 		stop: make(chan struct{}), loopDone: make(chan struct{})}
 	// A snapshot now moves the start of the log past skipped damage, which the
-	// next recovery would otherwise meet again.
-	if rec.skipped {
+	// next recovery would otherwise meet again, and past deleted athletes' records
+	// (an erasure a crash interrupted).
+	if rec.skipped || rec.deleted {
 		if err := d.Snapshot(context.Background()); err != nil {
 			close(d.loopDone)
 			d.Close()
@@ -208,13 +209,33 @@ func (d *Durable) IngestBatch(ctx context.Context, rs []features.Reading) (featu
 	return c, nil
 }
 
-// Delete logs the deletion, then forgets the athlete (see features.OnlineStore).
-// The athlete's readings stay in the log until the next snapshot, which then drops
-// the segments that held them.
+// Delete forgets the athlete and erases them from the store's files (see
+// EraseAthlete).
 func (d *Durable) Delete(ctx context.Context, athleteID string) error {
+	return d.EraseAthlete(ctx, athleteID)
+}
+
+// EraseAthlete forgets the athlete and leaves nothing of them in the store's
+// directory: it logs the deletion as the last record of its segment, applies it,
+// then takes a snapshot, which no longer holds the athlete and makes every older
+// segment and snapshot redundant, so they are removed. A crash in between leaves
+// the deletion in the log; Open replays it and finishes the erasure.
+//
+// Writes wait while the snapshot serialises the store (see Durable), so erasing
+// costs as much as a snapshot. Erasing an athlete the store does not hold is not
+// an error. Readings of the athlete that arrive meanwhile are kept: stop the
+// athlete's ingest first.
+func (d *Durable) EraseAthlete(ctx context.Context, athleteID string) error {
+	// Holding snapMu keeps a snapshot taken before the deletion from being renamed
+	// into place after the erasing one, which would bring the athlete back.
+	d.snapMu.Lock()
+	defer d.snapMu.Unlock()
 	apply := func(position) { d.store.Delete(context.Background(), athleteID) }
-	if err := d.w.append(ctx, apply, AppendDelete(nil, athleteID)); err != nil {
+	if err := d.w.appendSealed(ctx, apply, AppendDelete(nil, athleteID)); err != nil {
 		return fmt.Errorf("delete athlete: %w", err)
+	}
+	if err := d.snapshotLocked(ctx); err != nil {
+		return fmt.Errorf("erase athlete from the log: %w", err)
 	}
 	return nil
 }
@@ -260,6 +281,11 @@ func (d *Durable) Counts(ctx context.Context) (features.Counts, error) {
 func (d *Durable) Snapshot(ctx context.Context) error {
 	d.snapMu.Lock()
 	defer d.snapMu.Unlock()
+	return d.snapshotLocked(ctx)
+}
+
+// snapshotLocked is Snapshot; the caller holds snapMu.
+func (d *Durable) snapshotLocked(ctx context.Context) error {
 	tmp, err := os.CreateTemp(d.dir, snapshotTemp)
 	if err != nil {
 		return fmt.Errorf("create snapshot: %w", err)

@@ -18,6 +18,7 @@ type recovery struct {
 	next     uint64 // the segment the writer starts
 	replayed int    // records applied from the log
 	skipped  bool   // damage was skipped (Options.SkipCorrupt)
+	deleted  bool   // a deletion was replayed: its erasure did not finish
 }
 
 // recoverDir rebuilds the store of dir: the newest readable snapshot, then the log
@@ -121,6 +122,7 @@ func (rec *recovery) replaySegment(dir string, index uint64, off int64, last boo
 		_, dmg := scanFrames(data, off, func(_ int64, r *Record) {
 			applyRecord(rec.store, r)
 			rec.replayed++
+			rec.deleted = rec.deleted || r.Kind == KindDelete
 		})
 		switch {
 		case dmg == nil:

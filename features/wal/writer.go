@@ -24,6 +24,7 @@ const queueLength = 4096
 type request struct {
 	payloads [][]byte
 	apply    func(end position) // may be nil
+	seal     bool               // start a new segment once the request is applied
 	done     chan error
 	end      position // where the request's records end; set by the writer
 }
@@ -89,12 +90,24 @@ func newWriter(dir string, index uint64, o *Options) (*writer, error) {
 // for it (an fsync or two) rather than leave the outcome unknown. With no payloads
 // it is a barrier: apply runs after every record queued before it.
 func (w *writer) append(ctx context.Context, apply func(position), payloads ...[]byte) error {
-	for _, p := range payloads {
+	return w.enqueue(ctx, &request{payloads: payloads, apply: apply})
+}
+
+// appendSealed is append, after which the writer starts a new segment: the
+// request's records are the last of theirs, and nothing queued after it joins them.
+// A snapshot taken after it can then drop every segment the records are in.
+func (w *writer) appendSealed(ctx context.Context, apply func(position),
+	payloads ...[]byte) error {
+	return w.enqueue(ctx, &request{payloads: payloads, apply: apply, seal: true})
+}
+
+func (w *writer) enqueue(ctx context.Context, req *request) error {
+	for _, p := range req.payloads {
 		if len(p) > MaxRecordBytes {
 			return ErrRecordTooLarge
 		}
 	}
-	req := &request{payloads: payloads, apply: apply, done: make(chan error, 1)}
+	req.done = make(chan error, 1)
 
 	w.mu.RLock()
 	if w.closed {
@@ -116,7 +129,9 @@ func (w *writer) run() {
 	defer close(w.stopped)
 	for req := range w.reqs {
 		w.batch = append(w.batch[:0], req)
-		w.gather(requestBytes(req))
+		if !req.seal {
+			w.gather(requestBytes(req))
+		}
 		w.commit()
 		clear(w.batch)
 	}
@@ -126,7 +141,7 @@ func (w *writer) run() {
 }
 
 // gather adds to the batch the requests that arrive within the batch delay, up to
-// the batch's size bound.
+// the batch's size bound; a sealing request ends the batch.
 func (w *writer) gather(size int) {
 	if w.delay <= 0 {
 		return
@@ -141,6 +156,9 @@ func (w *writer) gather(size int) {
 			}
 			w.batch = append(w.batch, req)
 			size += requestBytes(req)
+			if req.seal {
+				return
+			}
 		case <-w.timer.C:
 			return
 		}
@@ -174,7 +192,7 @@ func (w *writer) commit() {
 		}
 		req.done <- nil
 	}
-	if w.size >= w.segBytes {
+	if w.size >= w.segBytes || w.batch[len(w.batch)-1].seal {
 		w.err = w.rotate()
 	}
 }
