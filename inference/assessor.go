@@ -14,41 +14,33 @@ import (
 	"github.com/hydrocast/hydrocast/registry"
 )
 
-// ModelSet holds the served version of each of the three model families.
+// ModelSet holds the loaded versions of the three model families: for each, the
+// arms of its traffic policy and its shadow, or the one version its alias names.
+// Sweat, Thermal and Anomaly are the versions that answer requests naming no
+// athlete, such as Open Inference Protocol calls: a policy's heaviest arm.
 type ModelSet struct {
 	Sweat   *LoadedModel
 	Thermal *LoadedModel
 	Anomaly *LoadedModel
+
+	plan   Plan
+	routes []route // per family, in the order of models.Families; nil when built by hand
 }
 
-// LoadModelSet resolves alias (usually "production") for each family in the registry
-// and loads the versions it points at.
+// LoadModelSet loads, for each family in the registry, the versions its traffic
+// policy names or, without a policy, the version alias (usually "production")
+// points at.
 func LoadModelSet(ctx context.Context, reg *registry.Registry, alias string,
 	opts ort.Options) (*ModelSet, error) {
-	set := &ModelSet{}
-	slots := []**LoadedModel{&set.Sweat, &set.Thermal, &set.Anomaly}
-	for i, fam := range models.Families {
-		v, err := reg.Resolve(ctx, fam.Name, alias)
-		if errors.Is(err, registry.ErrNotFound) {
-			set.Close()
-			return nil, fmt.Errorf("%w: %s has no version aliased %q (run hydrocast train)",
-				ErrNoProductionModel, fam.Name, alias)
-		}
-		if err != nil {
-			set.Close()
-			return nil, fmt.Errorf("resolve %s@%s: %w", fam.Name, alias, err)
-		}
-		m, err := LoadModel(ctx, reg, fam, v, opts)
-		if err != nil {
-			set.Close()
-			return nil, err
-		}
-		*slots[i] = m
+	plan, err := PlanModels(ctx, reg, alias)
+	if err != nil {
+		return nil, err
 	}
-	return set, nil
+	return LoadPlan(ctx, reg, plan, opts)
 }
 
-// Versions maps each model name to the version the set serves.
+// Versions maps each model name to the version that answers requests naming no
+// athlete.
 func (s *ModelSet) Versions() map[string]string {
 	return map[string]string{
 		s.Sweat.Family.Name:   s.Sweat.VersionString(),
@@ -60,10 +52,8 @@ func (s *ModelSet) Versions() map[string]string {
 // Close frees every loaded model.
 func (s *ModelSet) Close() error {
 	var errs []error
-	for _, m := range []*LoadedModel{s.Sweat, s.Thermal, s.Anomaly} {
-		if m != nil {
-			errs = append(errs, m.Close())
-		}
+	for _, m := range s.loaded() {
+		errs = append(errs, m.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -92,13 +82,22 @@ const (
 	warmUpMin = 5.0
 )
 
-// Assess runs the three models on one feature vector and turns their outputs into an
-// assessment with alerts and fluid guidance.
+// Assess runs the three models, routed by the vector's athlete, on one feature
+// vector and turns their outputs into an assessment with alerts and fluid guidance.
 func (s *ModelSet) Assess(ctx context.Context, v *features.Vector) (Assessment, error) {
+	r := s.Route(v.AthleteID)
+	return s.AssessRouted(ctx, v, &r)
+}
+
+// AssessRouted is Assess with the versions r chose, which Route returned for the
+// vector's athlete.
+func (s *ModelSet) AssessRouted(ctx context.Context, v *features.Vector,
+	r *Routing) (Assessment, error) {
+	sweatModel, thermalModel, anomalyModel := r.Models[0], r.Models[1], r.Models[2]
 	a := Assessment{
 		AthleteID:            v.AthleteID,
 		Time:                 v.AsOf,
-		ModelVersions:        s.Versions(),
+		ModelVersions:        r.Versions(),
 		FeatureSchemaVersion: uint32(v.SchemaVersion),
 		FreshestReading:      v.FreshestReading,
 		HeartRateBPM:         present(v, "heart_rate_bpm_mean_5m"),
@@ -108,15 +107,15 @@ func (s *ModelSet) Assess(ctx context.Context, v *features.Vector) (Assessment, 
 		ElapsedMin:           orZero(present(v, "elapsed_min")),
 	}
 
-	sweat, st1, err := run(ctx, s.Sweat, v)
+	sweat, st1, err := run(ctx, sweatModel, v)
 	if err != nil {
 		return a, err
 	}
-	thermal, st2, err := run(ctx, s.Thermal, v)
+	thermal, st2, err := run(ctx, thermalModel, v)
 	if err != nil {
 		return a, err
 	}
-	anomaly, st3, err := run(ctx, s.Anomaly, v)
+	anomaly, st3, err := run(ctx, anomalyModel, v)
 	if err != nil {
 		return a, err
 	}
@@ -146,7 +145,7 @@ func (s *ModelSet) Assess(ctx context.Context, v *features.Vector) (Assessment, 
 		DrunkML:        orZero(present(v, "fluid_cum_ml")),
 		Elapsed:        time.Duration(a.ElapsedMin * float64(time.Minute)),
 	}))
-	a.Alerts = alerts(&a, mass, s.Anomaly.threshold(defaultAnomalyThreshold), v)
+	a.Alerts = alerts(&a, mass, anomalyModel.threshold(defaultAnomalyThreshold), v)
 	return a, nil
 }
 

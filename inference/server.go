@@ -29,6 +29,8 @@ type Server struct {
 
 	current atomic.Pointer[servedSet]
 	vectors sync.Pool // *features.Vector
+
+	shadows shadowRunner
 }
 
 // servedSet is a model set with a count of the requests using it, so that a swap can
@@ -40,12 +42,17 @@ type servedSet struct {
 
 // NewServer returns a server reading features from store and serving set, which may
 // be nil until SetModels is called; log receives the server's own events.
+// A nil log discards. Shadow versions run on a queue of DefaultShadowQueue requests.
 func NewServer(store features.OnlineStore, set *ModelSet, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s := &Server{store: store, log: log}
 	s.vectors.New = func() any { return features.NewVector() }
 	if set != nil {
 		s.current.Store(&servedSet{set: set})
 	}
+	s.shadows.start(log, DefaultShadowQueue)
 	return s
 }
 
@@ -75,13 +82,16 @@ func (s *Server) SetModels(set *ModelSet) {
 	}()
 }
 
-// Close stops serving and frees the model set once requests in flight finish.
+// Close stops serving and frees the model set once requests in flight, and the
+// shadow runs they queued, finish.
 func (s *Server) Close() error {
 	old := s.current.Swap(nil)
 	if old == nil {
+		s.shadows.stop()
 		return nil
 	}
 	old.refs.Wait()
+	s.shadows.stop()
 	return old.set.Close()
 }
 
@@ -215,11 +225,14 @@ func (s *Server) assess(ctx context.Context, req *hydrocastv1.AssessRequest) (As
 	if err := s.store.Vector(ctx, id, asOf, v); err != nil {
 		return Assessment{}, storeError(err)
 	}
-	a, err := c.set.Assess(ctx, v)
+	r := c.set.Route(id)
+	s.logAssignments(ctx, &r, id)
+	a, err := c.set.AssessRouted(ctx, v, &r)
 	if err != nil {
 		s.log.Error("assess", "err", err)
 		return Assessment{}, status.Error(codes.Internal, "model run failed")
 	}
+	s.mirror(c, v, &r)
 	return a, nil
 }
 
@@ -236,7 +249,8 @@ func storeError(err error) error {
 
 // WatchRegistry polls load every interval and serves what it returns whenever the
 // versions differ from the served ones, until ctx ends. load returns nil, nil when
-// nothing changed since its last call.
+// nothing changed since its last call. Watch does the same for traffic policies and
+// aliases with the registry's own plan; prefer it.
 func (s *Server) WatchRegistry(ctx context.Context, interval time.Duration,
 	load func(ctx context.Context, served map[string]string) (*ModelSet, error)) {
 	t := time.NewTicker(interval)

@@ -1,7 +1,8 @@
 // Package registry holds hydrocast's model registry: the models that trainers publish,
 // their numbered versions with signatures, lineage, metrics and model cards, the
 // aliases (production, staging, …) that servers resolve, the history of every alias
-// move and an audit trail of every change.
+// move, the traffic policies that split a model's requests between versions (A/B
+// with an optional shadow) with their history, and an audit trail of every change.
 //
 // The package holds the domain types, the interfaces that storage engines implement
 // (Store for metadata, ArtifactStore for model files), Registry, which joins the
@@ -174,6 +175,8 @@ const (
 	ActionSetStatus     Action = "version.status"
 	ActionMoveAlias     Action = "alias.move"
 	ActionRollbackAlias Action = "alias.rollback"
+	ActionSetTraffic    Action = "traffic.set"
+	ActionClearTraffic  Action = "traffic.clear"
 )
 
 // AuditEntry is one change to the registry and who made it.

@@ -170,3 +170,26 @@ func (r *Registry) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error
 func (r *Registry) Revision(ctx context.Context) (int64, error) {
 	return r.store.Revision(ctx)
 }
+
+// SetTraffic sets a model's traffic policy. See Store.SetTraffic.
+func (r *Registry) SetTraffic(ctx context.Context, c TrafficChange) (TrafficEvent, error) {
+	return r.store.SetTraffic(ctx, c)
+}
+
+// ClearTraffic removes a model's traffic policy, so that its production alias serves
+// all requests again.
+func (r *Registry) ClearTraffic(ctx context.Context, model, reason string) (TrafficEvent,
+	error) {
+	return r.store.ClearTraffic(ctx, model, reason)
+}
+
+// Traffic returns a model's traffic policy, or an error wrapping ErrNotFound when it
+// has none.
+func (r *Registry) Traffic(ctx context.Context, model string) (TrafficPolicy, error) {
+	return r.store.Traffic(ctx, model)
+}
+
+// TrafficHistory returns a model's traffic policy changes, newest first.
+func (r *Registry) TrafficHistory(ctx context.Context, model string) ([]TrafficEvent, error) {
+	return r.store.TrafficHistory(ctx, model)
+}

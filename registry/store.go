@@ -39,7 +39,8 @@ type Store interface {
 	// version is as stored.
 	CreateVersion(ctx context.Context, nv NewVersion) (Version, error)
 
-	// SetStatus changes a version's status and returns the version as stored.
+	// SetStatus changes a version's status and returns the version as stored. A
+	// version that an alias or the traffic policy names cannot be marked failed.
 	SetStatus(ctx context.Context, c StatusChange) (Version, error)
 
 	// MoveAlias points an alias at a ready version and records the move. Moving an
@@ -71,6 +72,24 @@ type Store interface {
 
 	// Audit returns audit entries, oldest first.
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+
+	// SetTraffic sets a model's traffic policy, replacing any it has, after checking
+	// that every version it names is ready; an empty salt keeps the replaced
+	// policy's or draws a new one. It records the change in the model's traffic
+	// history and the audit trail and returns the event, whose Policy is as stored.
+	SetTraffic(ctx context.Context, c TrafficChange) (TrafficEvent, error)
+
+	// ClearTraffic removes a model's traffic policy, so that its production alias
+	// serves all requests again, and records that. It fails with ErrNotFound when
+	// the model has no policy.
+	ClearTraffic(ctx context.Context, model, reason string) (TrafficEvent, error)
+
+	// Traffic returns a model's traffic policy, or an error wrapping ErrNotFound
+	// when the model or its policy does not exist.
+	Traffic(ctx context.Context, model string) (TrafficPolicy, error)
+
+	// TrafficHistory returns a model's traffic policy changes, newest first.
+	TrafficHistory(ctx context.Context, model string) ([]TrafficEvent, error)
 
 	// Revision returns a number that grows with every committed mutation, so that
 	// a server can poll it cheaply and reload only when it changed. It is 0 for an

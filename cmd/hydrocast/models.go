@@ -33,9 +33,10 @@ func newModelsCommand(g *globals) *cobra.Command {
 	f := &modelsFlags{}
 	cmd := &cobra.Command{
 		Use:   "models",
-		Short: "List, inspect, upload and alias model versions in the registry",
+		Short: "List, inspect, upload and alias model versions; split their traffic",
 		Long: `Models works on the model registry: the models trainers publish, their numbered
-versions, and the aliases (production, staging, …) that servers resolve.
+versions, the aliases (production, staging, …) that servers resolve, and the traffic
+policies that split a model's requests between versions.
 
 The registry is <home>/registry unless --registry (env HYDROCAST_REGISTRY) names
 another: a folder, file:///folder, sqlite:///path/registry.db, or
@@ -49,7 +50,8 @@ alias that does not exist makes the command fail with exit status 1.`,
   hydrocast models upload sweat.onnx --name sweat-rate \
     --inputs-from-features heart_rate_bpm_mean_15m,skin_temp_c_mean_15m --alias staging
   hydrocast models alias set sweat-rate production 4 --reason "beat v3 on holdout"
-  hydrocast models rollback sweat-rate --reason "latency regression"`,
+  hydrocast models rollback sweat-rate --reason "latency regression"
+  hydrocast models traffic set sweat-rate --split 3=90,4=10 --reason "try v4"`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.as, "as", "", "who makes the change, for the audit trail; "+
@@ -62,6 +64,7 @@ alias that does not exist makes the command fail with exit status 1.`,
 		newModelsHistoryCommand(g, f),
 		newModelsAliasCommand(g, f),
 		newModelsRollbackCommand(g, f),
+		newModelsTrafficCommand(g, f),
 		newModelsUploadCommand(g, f),
 		newModelsTrialRunCommand(),
 	)
@@ -552,6 +555,261 @@ func newModelsTrialRunCommand() *cobra.Command {
 				return fmt.Errorf("trial-run: exit status %d", code)
 			}
 			return nil
+		},
+	}
+}
+
+func newModelsTrafficCommand(g *globals, f *modelsFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "traffic",
+		Short: "Split a model's requests between versions, with an optional shadow",
+		Long: `Traffic sets, shows and clears a model's traffic policy: the ready versions that
+serve it, each with a weight, an experiment salt and an optional shadow version.
+
+Servers assign each athlete to one version, sticky, by a hash of the salt and the
+athlete's id, and log every assignment for A/B analysis. The shadow version gets a
+copy of each request; its result is logged, never returned. A model without a policy
+is served by its production alias. Servers apply a change within a few seconds, and
+every change is kept in the model's traffic history with who made it and why.`,
+		Example: `  hydrocast models traffic set sweat-rate --split 3=90,4=10 --shadow 5 \
+    --reason "try v4 on a tenth of athletes"
+  hydrocast models traffic show sweat-rate --output json
+  hydrocast models traffic history sweat-rate
+  hydrocast models traffic clear sweat-rate --reason "v4 promoted"`,
+	}
+	cmd.AddCommand(newTrafficSetCommand(g, f), newTrafficShowCommand(g, f),
+		newTrafficClearCommand(g, f), newTrafficHistoryCommand(g, f))
+	return cmd
+}
+
+func newTrafficSetCommand(g *globals, f *modelsFlags) *cobra.Command {
+	var split, salt, reason string
+	var shadow int
+	cmd := &cobra.Command{
+		Use:   "set NAME --split VERSION=WEIGHT,... --reason TEXT",
+		Short: "Set a model's traffic policy, replacing the one it has",
+		Long: `Set replaces model NAME's traffic policy in one atomic step. Every version it
+names must be ready. Weights are positive and sum to 1 or to 100.
+
+Without --salt the policy keeps the salt of the one it replaces, so athletes stay
+where they were and only those a changed weight moves change version; a model with
+no policy yet gets a new random salt. A new --salt reshuffles every athlete.`,
+		Example: `  hydrocast models traffic set sweat-rate --split 3=90,4=10 --reason "try v4"
+  hydrocast models traffic set sweat-rate --split 3=0.5,4=0.5 --shadow 5 \
+    --salt sweat-v4-2026-07 --reason "half and half, shadow v5"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			arms, err := registry.ParseSplit(split)
+			if err != nil {
+				return fmt.Errorf("--split: %w", err)
+			}
+			if shadow < 0 {
+				return fmt.Errorf("--shadow %d: want a version number", shadow)
+			}
+			p := registry.TrafficPolicy{Model: args[0], Arms: arms, Salt: salt,
+				Shadow: shadow}
+			ctx := registry.WithPrincipal(cmd.Context(), f.principal())
+			return withModelRegistry(ctx, g, f, func(r *registry.Registry) error {
+				e, err := r.SetTraffic(ctx, registry.TrafficChange{Policy: p,
+					Reason: reason})
+				if err != nil {
+					return explainTrafficError(ctx, r, err, args[0])
+				}
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), e)
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s traffic: %s\n", args[0],
+					e.Policy.Describe())
+				return err
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&split, "split", "", "versions and weights, such as 3=90,4=10 (required)")
+	fl.IntVar(&shadow, "shadow", 0, "version that gets a mirrored copy of each request")
+	fl.StringVar(&salt, "salt", "", "experiment salt; default the current policy's, or new")
+	fl.StringVar(&reason, "reason", "", "why the traffic changes (required)")
+	cmd.MarkFlagRequired("split")
+	cmd.MarkFlagRequired("reason")
+	return cmd
+}
+
+// explainTrafficError turns the errors people meet when setting a policy into plain
+// sentences.
+func explainTrafficError(ctx context.Context, r *registry.Registry, err error,
+	model string) error {
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return missing(ctx, r, model, err)
+	case errors.Is(err, registry.ErrConflict):
+		return fmt.Errorf("every version of a traffic policy must be ready: %w", err)
+	}
+	return err
+}
+
+// trafficView is what traffic show prints: the policy, or the alias serving without
+// one, and each version's share of athletes.
+type trafficView struct {
+	Model  string                  `json:"model"`
+	Policy *registry.TrafficPolicy `json:"policy"`
+	Serves []trafficShare          `json:"serves"`
+	Shadow int                     `json:"shadow,omitempty"`
+}
+
+type trafficShare struct {
+	Version int     `json:"version"`
+	Share   float64 `json:"share"` // 0 to 1
+	Alias   string  `json:"alias,omitempty"`
+}
+
+func newTrafficShowCommand(g *globals, f *modelsFlags) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show the versions that serve a model and their shares",
+		Long: `Show prints model NAME's traffic policy, or says that its production alias
+serves all requests when it has none.`,
+		Example: `  hydrocast models traffic show sweat-rate
+  hydrocast models traffic show sweat-rate --output json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return fmt.Errorf("--output %q: want table or json", output)
+			}
+			return withModelRegistry(cmd.Context(), g, f, func(r *registry.Registry) error {
+				view, err := loadTrafficView(cmd.Context(), r, args[0])
+				if err != nil {
+					return err
+				}
+				if f.json || output == "json" {
+					return printJSON(cmd.OutOrStdout(), view)
+				}
+				return printTrafficView(cmd.OutOrStdout(), view)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&output, "output", "table", "table or json")
+	return cmd
+}
+
+func loadTrafficView(ctx context.Context, r *registry.Registry,
+	model string) (trafficView, error) {
+	view := trafficView{Model: model, Serves: []trafficShare{}}
+	p, err := r.Traffic(ctx, model)
+	if err == nil {
+		var total float64
+		for _, a := range p.Arms {
+			total += a.Weight
+		}
+		for _, a := range p.Arms {
+			view.Serves = append(view.Serves, trafficShare{Version: a.Version,
+				Share: a.Weight / total})
+		}
+		view.Policy, view.Shadow = &p, p.Shadow
+		return view, nil
+	}
+	if !errors.Is(err, registry.ErrNotFound) {
+		return view, err
+	}
+	v, err := r.Resolve(ctx, model, "production")
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return view, missing(ctx, r, model, fmt.Errorf("model %s has neither a traffic "+
+			"policy nor a production alias: no server can serve it", model))
+	case err != nil:
+		return view, err
+	}
+	view.Serves = append(view.Serves, trafficShare{Version: v.Number, Share: 1,
+		Alias: "production"})
+	return view, nil
+}
+
+func printTrafficView(w io.Writer, view trafficView) error {
+	if p := view.Policy; p != nil {
+		shadow := "-"
+		if p.Shadow != 0 {
+			shadow = strconv.Itoa(p.Shadow)
+		}
+		fmt.Fprintf(w, "model:       %s\nexperiment:  %s\nshadow:      %s\n"+
+			"updated:     %s by %s\nreason:      %s\n\n", view.Model, p.Salt,
+			shadow, when(p.Updated), p.Principal, p.Reason)
+	} else {
+		fmt.Fprintf(w, "model:       %s\npolicy:      none; production serves all "+
+			"requests\n\n", view.Model)
+	}
+	var rows [][]string
+	for _, s := range view.Serves {
+		rows = append(rows, []string{strconv.Itoa(s.Version),
+			strconv.FormatFloat(100*s.Share, 'f', 1, 64) + " %", s.Alias})
+	}
+	if view.Shadow != 0 {
+		rows = append(rows, []string{strconv.Itoa(view.Shadow), "shadow", ""})
+	}
+	return table(w, []string{"VERSION", "SHARE", "ALIAS"}, rows)
+}
+
+func newTrafficClearCommand(g *globals, f *modelsFlags) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:     "clear NAME --reason TEXT",
+		Short:   "Remove a model's traffic policy, so that production serves it again",
+		Example: `  hydrocast models traffic clear sweat-rate --reason "v4 promoted"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := registry.WithPrincipal(cmd.Context(), f.principal())
+			return withModelRegistry(ctx, g, f, func(r *registry.Registry) error {
+				e, err := r.ClearTraffic(ctx, args[0], reason)
+				if errors.Is(err, registry.ErrNotFound) {
+					return missing(ctx, r, args[0],
+						fmt.Errorf("model %s has no traffic policy to clear", args[0]))
+				}
+				if err != nil {
+					return err
+				}
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), e)
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s traffic policy cleared; "+
+					"production serves all requests\n", args[0])
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required)")
+	cmd.MarkFlagRequired("reason")
+	return cmd
+}
+
+func newTrafficHistoryCommand(g *globals, f *modelsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "history NAME",
+		Short:   "List a model's traffic policy changes, newest first",
+		Example: `  hydrocast models traffic history sweat-rate --json`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withModelRegistry(cmd.Context(), g, f, func(r *registry.Registry) error {
+				events, err := r.TrafficHistory(cmd.Context(), args[0])
+				if errors.Is(err, registry.ErrNotFound) {
+					return fmt.Errorf("no model named %q in the registry", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), events)
+				}
+				var rows [][]string
+				for _, e := range events {
+					policy := "cleared"
+					if e.Policy != nil {
+						policy = e.Policy.Describe()
+					}
+					rows = append(rows, []string{when(e.Time), policy, e.Principal,
+						e.Reason})
+				}
+				return table(cmd.OutOrStdout(), []string{"TIME", "POLICY", "BY", "REASON"},
+					rows)
+			})
 		},
 	}
 }

@@ -251,3 +251,91 @@ func TestModelsTable(t *testing.T) {
 		t.Errorf("empty registry lists %v in JSON, want []", models)
 	}
 }
+
+func TestModelsTraffic(t *testing.T) {
+	c := newCLI(t)
+	model := modelFile(t, "")
+	for range 3 {
+		c.must("models", "upload", model, "--name", "sweat-rate", "--inputs-from-features",
+			featureList, "--alias", "production")
+	}
+
+	// Without a policy, production serves everything.
+	out := c.must("models", "traffic", "show", "sweat-rate")
+	if !strings.Contains(out, "policy:      none") ||
+		!strings.Contains(strings.Join(strings.Fields(out), " "), "3 100.0 % production") {
+		t.Errorf("show without a policy:\n%s", out)
+	}
+
+	out = c.must("models", "traffic", "set", "sweat-rate", "--split", "2=90,1=10",
+		"--shadow", "3", "--salt", "exp-cli", "--reason", "try v1 again", "--as", "tester")
+	if out != "sweat-rate traffic: 1=10,2=90 shadow 3 salt exp-cli\n" {
+		t.Errorf("set printed %q", out)
+	}
+	var view trafficView
+	decode(t, c.must("models", "traffic", "show", "sweat-rate", "--output", "json"), &view)
+	if view.Policy == nil || view.Policy.Salt != "exp-cli" || view.Shadow != 3 ||
+		len(view.Serves) != 2 || view.Serves[1].Version != 2 || view.Serves[1].Share != 0.9 ||
+		view.Policy.Principal != "tester" || view.Policy.Reason != "try v1 again" {
+		t.Errorf("show --output json: %+v", view)
+	}
+
+	// A new split without --salt keeps the experiment.
+	c.must("models", "traffic", "set", "sweat-rate", "--split", "1=0.5,2=0.5",
+		"--reason", "even")
+	view = trafficView{}
+	decode(t, c.must("models", "traffic", "show", "sweat-rate", "--json"), &view)
+	if view.Policy.Salt != "exp-cli" || view.Shadow != 0 {
+		t.Errorf("after re-split: salt %q shadow %d, want exp-cli kept, no shadow",
+			view.Policy.Salt, view.Shadow)
+	}
+
+	c.must("models", "traffic", "clear", "sweat-rate", "--reason", "done")
+	var events []registry.TrafficEvent
+	decode(t, c.must("models", "traffic", "history", "sweat-rate", "--json"), &events)
+	if len(events) != 3 || events[0].Policy != nil || events[0].Reason != "done" ||
+		events[2].Policy == nil || events[2].Principal != "tester" {
+		t.Errorf("history %+v: want clear, re-split, first set by tester", events)
+	}
+}
+
+func TestModelsTrafficRefusals(t *testing.T) {
+	c := newCLI(t)
+	c.must("models", "upload", modelFile(t, ""), "--name", "sweat-rate",
+		"--inputs-from-features", featureList)
+	c.run("models", "upload", modelFile(t, "NoSuchOperator"), "--name", "sweat-rate",
+		"--inputs-from-features", featureList) // version 2 fails its trial
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"malformed split", []string{"set", "sweat-rate", "--split", "1:100", "--reason",
+			"x"}, `--split: registry: invalid request: split "1:100"`},
+		{"weights off", []string{"set", "sweat-rate", "--split", "1=60", "--reason", "x"},
+			"weights sum to 60, want 1 or 100"},
+		{"failed version", []string{"set", "sweat-rate", "--split", "1=50,2=50",
+			"--reason", "x"}, "version 2 is failed, not ready"},
+		{"unknown model", []string{"set", "core-temp", "--split", "1=1", "--reason", "x"},
+			`no model named "core-temp"`},
+		{"no reason", []string{"set", "sweat-rate", "--split", "1=1"},
+			`"reason" not set`},
+		{"shadow among arms", []string{"set", "sweat-rate", "--split", "1=1", "--shadow",
+			"1", "--reason", "x"}, "shadow version 1 also serves"},
+		{"clear without policy", []string{"clear", "sweat-rate", "--reason", "x"},
+			"model sweat-rate has no traffic policy to clear"},
+		{"show without production", []string{"show", "sweat-rate"},
+			"neither a traffic policy nor a production alias"},
+		{"show bad output", []string{"show", "sweat-rate", "--output", "yaml"},
+			`--output "yaml": want table or json`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.run(append([]string{"models", "traffic"}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+}

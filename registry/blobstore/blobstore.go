@@ -13,10 +13,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
@@ -106,8 +108,8 @@ func (s *Store) write(ctx context.Context, key string, data []byte) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// TODO: a crash between create and rename leaves key.<time>.tmp beside the
-	// artifact; nothing sweeps these yet, so each costs its size until deleted.
+	// A crash between create and rename leaves key.<time>.tmp beside the artifact;
+	// CleanTemp, which registry.Recover calls, removes it later.
 	var file *os.File
 	w, err := s.bucket.NewWriter(ctx, key, &blob.WriterOptions{
 		ContentType: "application/octet-stream",
@@ -185,6 +187,47 @@ func (s *Store) Get(ctx context.Context, digest string) ([]byte, error) {
 			digest, got, registry.ErrCorrupt)
 	}
 	return data, nil
+}
+
+// CleanTemp removes, from a local folder, the temporary files of writes that never
+// finished (named <key>.<hex time>.tmp by the fileblob driver) last modified before
+// cutoff, and returns how many it removed. On other buckets it does nothing.
+func (s *Store) CleanTemp(cutoff time.Time) (int, error) {
+	if s.dir == "" {
+		return 0, nil
+	}
+	removed := 0
+	err := filepath.WalkDir(filepath.Join(s.dir, "sha256"), func(path string,
+		d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(d.Name(), ".tmp") {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) { // finished or removed meanwhile
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !info.ModTime().Before(cutoff) {
+			return nil
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("clean temporary artifact files: %w", err)
+	}
+	return removed, nil
 }
 
 // Close closes the bucket.

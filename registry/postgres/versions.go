@@ -121,8 +121,8 @@ func (m *mutation) insertVersion(ctx context.Context, id int64, v registry.Versi
 		Model: v.Model, Version: v.Number, Detail: "artifact sha256:" + v.Digest})
 }
 
-// SetStatus changes a version's status. A version an alias points at cannot be
-// marked failed: move the alias first.
+// SetStatus changes a version's status. A version an alias points at or the traffic
+// policy names cannot be marked failed: move the alias or change the policy first.
 func (s *Store) SetStatus(ctx context.Context, c registry.StatusChange) (registry.Version, error) {
 	if err := c.Check(); err != nil {
 		return registry.Version{}, err
@@ -145,6 +145,16 @@ func (s *Store) SetStatus(ctx context.Context, c registry.StatusChange) (registr
 		if c.Status == registry.StatusFailed && len(current.Aliases) > 0 {
 			return fmt.Errorf("version %d is aliased as %v: %w",
 				c.Version, current.Aliases, registry.ErrConflict)
+		}
+		if c.Status == registry.StatusFailed {
+			named, err := trafficNames(ctx, m.tx, id, c.Model, c.Version)
+			if err != nil {
+				return err
+			}
+			if named {
+				return fmt.Errorf("version %d is named by the traffic policy: %w",
+					c.Version, registry.ErrConflict)
+			}
 		}
 
 		_, err = m.tx.Exec(ctx, `UPDATE versions SET status = $1, status_reason = $2

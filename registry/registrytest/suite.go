@@ -31,6 +31,8 @@ func TestStore(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"Status", testStatus},
 		{"AuditAndRevision", testAuditAndRevision},
 		{"Reopen", testReopen},
+		{"Traffic", testTraffic},
+		{"TrafficErrors", testTrafficErrors},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
