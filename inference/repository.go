@@ -64,36 +64,5 @@ func (m *servedModel) Run(ctx context.Context, in []ort.Tensor) ([]ort.Tensor, e
 	if lm == nil {
 		return nil, fmt.Errorf("%w: %q", oip.ErrModelNotFound, m.name)
 	}
-	if x, ok := float32Matrix(in); ok {
-		return runFloat32(ctx, lm, x)
-	}
-	return lm.session.Run(ctx, in)
-}
-
-// float32Matrix returns the data of a lone float32 [N, k] input: every family's
-// shape, which the session's allocation-free path runs several times faster.
-func float32Matrix(in []ort.Tensor) ([]float32, bool) {
-	if len(in) != 1 || len(in[0].Shape) != 2 {
-		return nil, false
-	}
-	x, ok := in[0].Data.([]float32)
-	return x, ok
-}
-
-func runFloat32(ctx context.Context, lm *LoadedModel, x []float32) ([]ort.Tensor, error) {
-	infos := lm.session.Outputs()
-	out := make([][]float32, len(infos))
-	if err := lm.session.RunFloat32(ctx, x, out); err != nil {
-		return nil, err
-	}
-	rows := int64(len(x)) / lm.session.Inputs()[0].Shape[1]
-	res := make([]ort.Tensor, len(out))
-	for i, data := range out {
-		shape := append([]int64(nil), infos[i].Shape...)
-		if len(shape) > 0 && shape[0] < 0 {
-			shape[0] = rows
-		}
-		res[i] = ort.Tensor{Shape: shape, Data: data}
-	}
-	return res, nil
+	return oip.RunSession(ctx, lm.session, in, lm.session.Outputs())
 }

@@ -2,7 +2,7 @@
 # Runs the benchmarks behind the goals of docs/bench.yaml and prints the table of
 # figures, goals, same-run references and ratios (scripts/benchtable). Raw results go to
 # var/bench/: go/*.txt (go test -bench output), load/*.json (ghz reports),
-# serve.log, table.txt and bench.json. Takes some 5 to 10 minutes on 2 cores.
+# serve.log and serve-batching.log, table.txt and bench.json. Takes some 5 to 10 minutes on 2 cores.
 #
 # Go benchmarks and load tests both run in rounds: each round runs every benchmark,
 # or every load test, once, so that a figure and its reference are measured close in
@@ -69,6 +69,8 @@ gobench features '^Benchmark(StoreIngest|CopyReadings|StoreVector|MemoryPerAthle
 gobench inference '^Benchmark(GRPCIngest|IngestReadings)$/^batch=100$'
 # Each run writes a 200,000-row table first; a few scans of it are enough.
 gobench features/offline '^BenchmarkScan$' -test.benchtime 5x
+# Needs Redis on 127.0.0.1:6379; without it the benchmark skips and the row says so.
+gobench features/redisstore '^BenchmarkVector$'
 
 # --- load tests -----------------------------------------------------------------------
 
@@ -103,40 +105,71 @@ prepare_models() {
 	notes+=("models served: $state")
 }
 
-server=
-stop_server() {
-	if [ -n "$server" ]; then
-		kill -TERM "$server" 2>/dev/null || true
-		wait "$server" 2>/dev/null || true
-		server=
-	fi
+servers=()
+stop_servers() {
+	local pid
+	for pid in "${servers[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	servers=()
 }
-trap stop_server EXIT
+trap stop_servers EXIT
 
-# start_server starts hydrocast serve on a free loopback port and sets addr.
+# start_server NAME ARGS... starts hydrocast serve with the extra flags ARGS on a free
+# loopback port, logging to NAME.log, and sets addr.
 start_server() {
-	local addr_file="$out/serve.addr"
+	local name=$1
+	shift
+	local addr_file="$out/$name.addr" pid
 	rm -f "$addr_file"
 	# Started directly, not through hc: $! must be the server's own process, which a
 	# function run in the background would not be.
 	"$bin" --home "$home" serve --listen 127.0.0.1:0 --http-listen "" \
-		--addr-file "$addr_file" --log-level warn >"$out/serve.log" 2>&1 &
-	server=$!
+		--addr-file "$addr_file" --log-level warn "$@" >"$out/$name.log" 2>&1 &
+	pid=$!
+	servers+=("$pid")
 	for _ in $(seq 1 300); do
 		[ -s "$addr_file" ] && break
-		kill -0 "$server" 2>/dev/null || { cat "$out/serve.log" >&2; return 1; }
+		kill -0 "$pid" 2>/dev/null || { cat "$out/$name.log" >&2; return 1; }
 		sleep 0.1
 	done
-	[ -s "$addr_file" ] || { say "server did not start in 30 s"; return 1; }
+	[ -s "$addr_file" ] || { say "server $name did not start in 30 s"; return 1; }
 	addr=$(cat "$addr_file")
 }
 
-# load NAME ROUND CALL ARGS... runs one ghz load test into load/NAME.ROUND.json.
+# The batching load test compares two servers: the one above, and a second with
+# dynamic batching on, which serves no features (it answers only ModelInfer here) so
+# that it shares nothing with the first but the registry.
+readonly batch_flags=(--batch-max-size 64 --batch-max-delay 250us --feature-store memory)
+batch_addr=
+
+# start_batching_server starts the second server, when serve has the flags, and sets
+# batch_addr.
+start_batching_server() {
+	local help
+	help=$("$bin" serve --help 2>&1 || true)
+	if [[ $help != *--batch-max-size* ]]; then
+		notes+=("dynamic batching: serve has no --batch-max-size flag yet")
+		return 0
+	fi
+	local main=$addr
+	if start_server serve-batching "${batch_flags[@]}"; then
+		batch_addr=$addr
+		notes+=("dynamic batching: ${batch_flags[*]:0:4}")
+	else
+		say "the batching server did not start: its figure stays unmeasured"
+	fi
+	addr=$main
+}
+
+# load NAME ROUND CALL ARGS... runs one ghz load test into load/NAME.ROUND.json,
+# against $target when set, else $addr.
 load() {
 	local name=$1 round=$2 call=$3
 	shift 3
 	if ! "$ghz" --insecure --call "$call" "$@" -O json -o "$out/load/$name.$round.json" \
-		"$addr"; then
+		"${target:-$addr}"; then
 		say "load test $name round $round failed"
 		rm -f "$out/load/$name.$round.json"
 	fi
@@ -152,6 +185,7 @@ run_load_tests() {
 	# the time is up are left out rather than counted as failed.
 	local fixed=(--rps "$rate" -z "${rate_seconds}s" --duration-stop ignore -c 64)
 	local full=(-z "${max_seconds}s" --duration-stop ignore -c 64)
+	local wide=(-z "${max_seconds}s" --duration-stop ignore -c 256)
 	local req=$out/load/req data
 
 	say "warming up the server"
@@ -161,6 +195,10 @@ run_load_tests() {
 		"$ghz" --insecure --call "$call" "${data[@]}" -z 2s -c 16 "$addr" >/dev/null ||
 			true
 	done
+	if [ -n "$batch_addr" ]; then
+		"$ghz" --insecure --call "$infer" -B "$req/modelinfer.bin" -z 2s -c 64 \
+			"$batch_addr" >/dev/null || true
+	fi
 	for r in $(seq 1 "$rounds"); do
 		say "load-test round $r of $rounds"
 		load check-1000rps "$r" "$check" "${fixed[@]}"
@@ -168,6 +206,11 @@ run_load_tests() {
 		load assess-1000rps "$r" "$assess" -B "$req/assess.bin" "${fixed[@]}"
 		load check-max "$r" "$check" "${full[@]}"
 		load modelinfer-max "$r" "$infer" -B "$req/modelinfer.bin" "${full[@]}"
+		load modelinfer-c256 "$r" "$infer" -B "$req/modelinfer.bin" "${wide[@]}"
+		if [ -n "$batch_addr" ]; then
+			target=$batch_addr load modelinfer-c256-batching "$r" "$infer" \
+				-B "$req/modelinfer.bin" "${wide[@]}"
+		fi
 	done
 }
 
@@ -175,7 +218,8 @@ addr=
 if [ -x "$ghz" ]; then
 	notes+=("load generator: ${GHZ:-ghz $GHZ_VERSION}, on loopback")
 	say "building $bin"
-	if go build -o "$bin" ./cmd/hydrocast && prepare_models && start_server; then
+	if go build -o "$bin" ./cmd/hydrocast && prepare_models && start_server serve; then
+		start_batching_server
 		say "server on $addr; seeding an athlete"
 		mkdir -p "$out/load/req"
 		if "$out/benchprep" seed --addr "$addr" --out "$out/load/req"; then
@@ -184,7 +228,7 @@ if [ -x "$ghz" ]; then
 	else
 		say "could not start the server: the load-test figures stay unmeasured"
 	fi
-	stop_server
+	stop_servers
 else
 	say "no ghz at $ghz: the load-test figures stay unmeasured"
 fi

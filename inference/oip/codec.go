@@ -50,15 +50,16 @@ type contentsPayload struct {
 	contents *inferencepb.InferTensorContents
 }
 
-// contentFields lists a contents message's fields with how many values each holds.
-func contentFields(c *inferencepb.InferTensorContents) []struct {
+// fieldCount is one field of a contents message with how many values it holds.
+type fieldCount struct {
 	name string
 	n    int
-} {
-	return []struct {
-		name string
-		n    int
-	}{
+}
+
+// contentFields lists a contents message's fields with how many values each holds,
+// in an array rather than a slice so that every request does not allocate one.
+func contentFields(c *inferencepb.InferTensorContents) [8]fieldCount {
+	return [8]fieldCount{
 		{"bool_contents", len(c.GetBoolContents())},
 		{"int_contents", len(c.GetIntContents())},
 		{"int64_contents", len(c.GetInt64Contents())},
@@ -123,7 +124,12 @@ func hasContents(c *inferencepb.InferTensorContents) bool {
 // rawBytes encodes a tensor's elements little-endian, as raw_output_contents holds
 // them.
 func rawBytes(t ort.Tensor) ([]byte, error) {
-	b, err := binary.Append(nil, binary.LittleEndian, t.Data)
+	return appendRaw(nil, t)
+}
+
+// appendRaw appends a tensor's elements to b, little-endian.
+func appendRaw(b []byte, t ort.Tensor) ([]byte, error) {
+	b, err := binary.Append(b, binary.LittleEndian, t.Data)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T as raw bytes: %w", t.Data, err)
 	}
@@ -145,4 +151,21 @@ func typedContents(t ort.Tensor) (*inferencepb.InferTensorContents, error) {
 		return &inferencepb.InferTensorContents{BoolContents: d}, nil
 	}
 	return nil, fmt.Errorf("no typed contents for %T", t.Data)
+}
+
+// tensorLen returns how many elements a tensor's data holds.
+func tensorLen(data any) int {
+	switch d := data.(type) {
+	case []float32:
+		return len(d)
+	case []float64:
+		return len(d)
+	case []int32:
+		return len(d)
+	case []int64:
+		return len(d)
+	case []bool:
+		return len(d)
+	}
+	return 0
 }

@@ -99,19 +99,30 @@ func protocolShape(shape []int64) []int64 {
 // raw_input_contents; outputs go back raw when the inputs came raw, as Triton does.
 func (s *Server) ModelInfer(ctx context.Context, req *inferencepb.ModelInferRequest) (
 	*inferencepb.ModelInferResponse, error) {
-	r, err := s.fromProto(req)
+	rec := begin()
+	out, err := s.modelInfer(ctx, req, &rec)
+	s.finish(ctx, &rec, err)
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	resp, err := s.infer(ctx, r)
+	return out, nil
+}
+
+func (s *Server) modelInfer(ctx context.Context, req *inferencepb.ModelInferRequest,
+	rec *record) (*inferencepb.ModelInferResponse, error) {
+	r, err := s.fromProto(req)
 	if err != nil {
-		return nil, grpcError(err)
+		return nil, err
+	}
+	resp, err := s.infer(ctx, r, rec)
+	if err != nil {
+		return nil, err
 	}
 	out, err := toProto(resp, len(req.GetRawInputContents()) > 0)
 	if err != nil {
 		s.opts.Logger.Error("encode response failed", "model", resp.model,
 			"version", resp.version, "err", err)
-		return nil, grpcError(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -155,24 +166,34 @@ func (s *Server) fromProto(req *inferencepb.ModelInferRequest) (*request, error)
 	return r, nil
 }
 
+// toProto encodes a response. Its output messages share one allocation, and so do
+// the raw bytes of all its outputs.
 func toProto(resp *response, raw bool) (*inferencepb.ModelInferResponse, error) {
+	n := len(resp.outputs)
 	out := &inferencepb.ModelInferResponse{
 		ModelName:    resp.model,
 		ModelVersion: resp.version,
 		Id:           resp.id,
-		Outputs:      make([]*inferencepb.ModelInferResponse_InferOutputTensor, len(resp.outputs)),
+		Outputs:      make([]*inferencepb.ModelInferResponse_InferOutputTensor, n),
+	}
+	tensors := make([]inferencepb.ModelInferResponse_InferOutputTensor, n)
+	var buf []byte
+	if raw {
+		out.RawOutputContents = make([][]byte, n)
+		size := 0
+		for _, o := range resp.outputs {
+			size += tensorLen(o.tensor.Data) * int(elementSize[o.tensor.Type()])
+		}
+		buf = make([]byte, 0, size)
 	}
 	for i, o := range resp.outputs {
-		t := &inferencepb.ModelInferResponse_InferOutputTensor{
-			Name:     o.name,
-			Datatype: Datatype(o.tensor.Type()),
-			Shape:    o.tensor.Shape,
-		}
+		t := &tensors[i]
+		t.Name, t.Datatype, t.Shape = o.name, Datatype(o.tensor.Type()), o.tensor.Shape
 		var err error
 		if raw {
-			var b []byte
-			b, err = rawBytes(o.tensor)
-			out.RawOutputContents = append(out.RawOutputContents, b)
+			start := len(buf)
+			buf, err = appendRaw(buf, o.tensor)
+			out.RawOutputContents[i] = buf[start:len(buf):len(buf)]
 		} else {
 			t.Contents, err = typedContents(o.tensor)
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hydrocast/hydrocast/inference/batch"
 	"github.com/hydrocast/hydrocast/models/ort"
 )
 
@@ -51,8 +52,9 @@ func invalid(format string, args ...any) error {
 }
 
 // infer is the one path every inference request takes: find the model, check and
-// decode the inputs, run, pick the outputs asked for.
-func (s *Server) infer(ctx context.Context, req *request) (*response, error) {
+// decode the inputs, run, pick the outputs asked for. It notes in rec what telemetry
+// records.
+func (s *Server) infer(ctx context.Context, req *request, rec *record) (*response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -60,6 +62,7 @@ func (s *Server) infer(ctx context.Context, req *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	rec.model, rec.version = m.Name(), m.Version()
 
 	outs := m.Outputs()
 	picked, err := pickOutputs(m.Name(), outs, req.outputs)
@@ -78,7 +81,7 @@ func (s *Server) infer(ctx context.Context, req *request) (*response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	results, err := m.Run(ctx, tensors)
+	results, err := s.run(ctx, m, tensors, rec)
 	if err != nil {
 		return nil, s.runError(ctx, m, err)
 	}
@@ -87,7 +90,8 @@ func (s *Server) infer(ctx context.Context, req *request) (*response, error) {
 			len(results), len(outs)))
 	}
 
-	resp := &response{model: m.Name(), version: m.Version(), id: req.id}
+	resp := &response{model: m.Name(), version: m.Version(), id: req.id,
+		outputs: make([]output, 0, len(picked))}
 	for _, i := range picked {
 		resp.outputs = append(resp.outputs, output{name: outs[i].Name, tensor: results[i]})
 	}
@@ -131,6 +135,8 @@ func (s *Server) runError(ctx context.Context, m Model, err error) error {
 		// The core's checks should have caught this; the runtime's text names
 		// only shapes and types, which the caller sent.
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	case errors.Is(err, batch.ErrQueueFull):
+		return fmt.Errorf("%s: %w", modelLabel(m.Name(), m.Version()), err)
 	case errors.Is(err, ort.ErrClosed):
 		// The version was unloaded mid-request, as a hot swap does; a retry finds
 		// its successor.

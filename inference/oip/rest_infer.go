@@ -83,22 +83,10 @@ func (q *restQuery) binaryOutput(name string) bool {
 }
 
 func (s *Server) restInfer(w http.ResponseWriter, r *http.Request) {
-	q, err := s.fromREST(w, r)
+	rec := begin()
+	doc, bin, err := s.restInferBody(w, r, &rec)
+	s.finish(r.Context(), &rec, err)
 	if err != nil {
-		writeError(w, err)
-		return
-	}
-	resp, err := s.infer(r.Context(), q.req)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	doc, bin, err := toREST(resp, q)
-	if err != nil {
-		if !errors.Is(err, errNotJSON) {
-			s.opts.Logger.Error("encode response failed", "model", resp.model,
-				"version", resp.version, "err", err)
-		}
 		writeError(w, err)
 		return
 	}
@@ -112,6 +100,26 @@ func (s *Server) restInfer(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerJSONLength, strconv.Itoa(len(doc)))
 	w.Write(doc)
 	w.Write(bin)
+}
+
+// restInferBody serves an inference request and returns the response's JSON object
+// and the binary data that follows it.
+func (s *Server) restInferBody(w http.ResponseWriter, r *http.Request,
+	rec *record) ([]byte, []byte, error) {
+	q, err := s.fromREST(w, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := s.infer(r.Context(), q.req, rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, bin, err := toREST(resp, q)
+	if err != nil && !errors.Is(err, errNotJSON) {
+		s.opts.Logger.Error("encode response failed", "model", resp.model,
+			"version", resp.version, "err", err)
+	}
+	return doc, bin, err
 }
 
 // fromREST reads an inference request body, at most Options.MaxRequestBytes of it.

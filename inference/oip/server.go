@@ -5,6 +5,9 @@ import (
 	"net/http"
 
 	inferencepb "github.com/hydrocast/hydrocast/api/inference"
+	"github.com/hydrocast/hydrocast/inference/batch"
+	"github.com/hydrocast/hydrocast/inference/telemetry"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 )
 
@@ -28,6 +31,21 @@ type Options struct {
 	// Logger receives internal errors, whose text callers are not shown. Nil means
 	// they are dropped.
 	Logger *slog.Logger
+
+	// Batching holds the dynamic batching options of models by name; the entry ""
+	// applies to every model not named. A model batches when its options have a
+	// MaxSize of 2 or more and every input and output of its versions has an open
+	// first dimension; each version gets its own batcher, whose OnRun the server
+	// sets to feed Metrics. Nil means no batching.
+	Batching map[string]batch.Options
+
+	// Metrics receives a count and the timings of every inference request. Nil means
+	// none are kept.
+	Metrics *telemetry.InferenceMetrics
+
+	// Tracer records a "queue" and a "compute" span under each inference request's
+	// span, when that span records (see telemetry.ServerOptions). Nil means none.
+	Tracer trace.Tracer
 }
 
 // DefaultOptions returns the options a zero Options stands for, spelled out.
@@ -59,9 +77,10 @@ func (o Options) withDefaults() Options {
 type Server struct {
 	inferencepb.UnimplementedGRPCInferenceServiceServer
 
-	repo Repository
-	opts Options
-	rest *http.ServeMux
+	repo     Repository
+	opts     Options
+	rest     *http.ServeMux
+	batchers batchers
 }
 
 // New returns a Server for the models of repo.

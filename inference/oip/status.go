@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/hydrocast/hydrocast/inference/batch"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -31,6 +33,8 @@ func statusOf(err error) (codes.Code, int, string) {
 		return codes.Unimplemented, http.StatusNotImplemented, err.Error()
 	case errors.Is(err, ErrModelNotFound):
 		return codes.NotFound, http.StatusNotFound, err.Error()
+	case errors.Is(err, batch.ErrQueueFull):
+		return codes.ResourceExhausted, http.StatusTooManyRequests, err.Error()
 	case errors.Is(err, ErrModelNotReady):
 		return codes.Unavailable, http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, context.DeadlineExceeded):

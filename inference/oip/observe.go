@@ -1,0 +1,43 @@
+package oip
+
+import (
+	"context"
+	"time"
+
+	"github.com/hydrocast/hydrocast/inference/telemetry"
+	"google.golang.org/grpc/codes"
+)
+
+// record is what telemetry learns of one inference request as it is served.
+type record struct {
+	start          time.Time
+	model, version string // of the version found; empty until then
+	ran            bool   // whether phases holds the model run's times
+	phases         telemetry.Phases
+}
+
+// begin starts the record of an inference request.
+func begin() record {
+	return record{start: time.Now()}
+}
+
+// finish records a served inference request, err being what its caller is told.
+func (s *Server) finish(ctx context.Context, rec *record, err error) {
+	if s.opts.Metrics == nil && s.opts.Tracer == nil {
+		return
+	}
+	code := codes.OK
+	if err != nil {
+		code, _, _ = statusOf(err)
+	}
+	r := telemetry.Request{Model: rec.model, Version: rec.version, Code: code,
+		Total: time.Since(rec.start), Ran: rec.ran}
+	if rec.ran {
+		r.Queue = rec.phases.Started.Sub(rec.phases.Queued)
+		r.Compute = rec.phases.Finished.Sub(rec.phases.Started)
+		if s.opts.Tracer != nil {
+			telemetry.RecordPhases(ctx, s.opts.Tracer, rec.model, rec.version, rec.phases)
+		}
+	}
+	s.opts.Metrics.Observe(r)
+}
