@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,9 @@ type Row struct {
 	// when there is none.
 	Lower, Upper float64
 	N            int64 // rows (or sessions, for A/B outcomes) behind Value
+	// Output names the model output the row scores, for models with several (the
+	// thermal family's three horizons); "" when the caller does not say.
+	Output string
 }
 
 // Analyses named in Row.Analysis.
@@ -122,6 +126,7 @@ var tableSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "lower", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 	{Name: "upper", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 	{Name: "n", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "output", Type: arrow.BinaryTypes.String},
 }, nil)
 
 // WriteParquet writes rows as a Parquet file (Snappy-compressed, one row group).
@@ -179,6 +184,7 @@ func buildRecord(rows []Row) arrow.Record {
 			}
 		}
 		b.Field(7).(*array.Int64Builder).Append(r.N)
+		b.Field(8).(*array.StringBuilder).Append(r.Output)
 	}
 	return b.NewRecord()
 }
@@ -337,6 +343,8 @@ func setField(r *Row, col int, a arrow.Array, k int) {
 			r.Segment = s
 		case 3:
 			r.Metric = s
+		case 8:
+			r.Output = s
 		}
 	case *array.Float64:
 		f := math.NaN()
@@ -354,4 +362,31 @@ func setField(r *Row, col int, a arrow.Array, k int) {
 	case *array.Int64:
 		r.N = v.Value(k)
 	}
+}
+
+// rowJSON is the JSON form of a Row: snake_case keys, null for a missing value.
+type rowJSON struct {
+	Analysis string   `json:"analysis"`
+	Version  string   `json:"version"`
+	Segment  string   `json:"segment"`
+	Metric   string   `json:"metric"`
+	Value    *float64 `json:"value"`
+	Lower    *float64 `json:"lower"`
+	Upper    *float64 `json:"upper"`
+	N        int64    `json:"n"`
+	Output   string   `json:"output"`
+}
+
+// MarshalJSON encodes the row with the column names of the Parquet table; a
+// non-finite Value, Lower or Upper becomes null, as in Parquet.
+func (r Row) MarshalJSON() ([]byte, error) {
+	orNull := func(v float64) *float64 {
+		if !finite(v) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(rowJSON{Analysis: r.Analysis, Version: r.Version,
+		Segment: r.Segment, Metric: r.Metric, Value: orNull(r.Value),
+		Lower: orNull(r.Lower), Upper: orNull(r.Upper), N: r.N, Output: r.Output})
 }

@@ -23,6 +23,10 @@ type ModelSet struct {
 	Thermal *LoadedModel
 	Anomaly *LoadedModel
 
+	// Drift, when set, records every run's inputs and outputs into the live drift
+	// sketches; Server.SetDrift sets it on every set the server serves.
+	Drift *DriftRecorder
+
 	plan   Plan
 	routes []route // per family, in the order of models.Families; nil when built by hand
 }
@@ -120,6 +124,9 @@ func (s *ModelSet) AssessRouted(ctx context.Context, v *features.Vector,
 		return a, err
 	}
 	a.FeatureStatus = mergeStatus(st1, st2, st3)
+	s.Drift.Record(sweatModel, v, sweat)
+	s.Drift.Record(thermalModel, v, thermal)
+	s.Drift.Record(anomalyModel, v, anomaly)
 
 	a.SweatRateLPerH = math.Max(0, sweat[models.OutSweatRate])
 	a.SweatRateLowerLPerH = math.Max(0, sweat[models.OutSweatRateLower])

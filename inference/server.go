@@ -29,6 +29,7 @@ type Server struct {
 
 	current atomic.Pointer[servedSet]
 	vectors sync.Pool // *features.Vector
+	drift   atomic.Pointer[DriftRecorder]
 
 	shadows shadowRunner
 }
@@ -70,6 +71,9 @@ func (s *Server) Models() *ModelSet {
 // SetModels starts serving set. The previous set keeps serving the requests that
 // already hold it and is closed once they finish.
 func (s *Server) SetModels(set *ModelSet) {
+	if set != nil && set.Drift == nil {
+		set.Drift = s.drift.Load()
+	}
 	old := s.current.Swap(&servedSet{set: set})
 	if old == nil {
 		return
@@ -80,6 +84,16 @@ func (s *Server) SetModels(set *ModelSet) {
 			s.log.Warn("close replaced models", "err", err)
 		}
 	}()
+}
+
+// SetDrift makes the server record every model run into r's live drift sketches,
+// for the set it serves now and every set it swaps to later. Call it before serving:
+// the set served now is changed in place.
+func (s *Server) SetDrift(r *DriftRecorder) {
+	s.drift.Store(r)
+	if c := s.current.Load(); c != nil {
+		c.set.Drift = r
+	}
 }
 
 // Close stops serving and frees the model set once requests in flight, and the

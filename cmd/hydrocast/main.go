@@ -70,6 +70,8 @@ Environment variables:
 		newModelsCommand(g),
 		newImportCommand(g),
 		newAthleteCommand(g),
+		newDriftCommand(g),
+		newEvalCommand(g),
 	)
 	return root
 }

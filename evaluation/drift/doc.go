@@ -7,7 +7,10 @@
 // fixed bin edges, a bounded random sample) and is stored as JSON next to a model
 // version. A Monitor keeps a bounded Sketch per feature of the live traffic, in total
 // and per time bucket, and builds a Report against the Profile, rendered as JSON or as
-// one self-contained HTML file.
+// one self-contained HTML file. A Live keeps a Monitor per model version for a
+// server: it creates them from each version's stored profile, saves them to a folder
+// so that a restart resumes them (ReadState reads them back for reports) and exports
+// the verdicts as Prometheus gauges.
 //
 // The test for each feature follows the defaults Evidently users know (see Options):
 // with at most 1000 reference values a numeric feature is tested with KS (drift when

@@ -16,8 +16,13 @@ type MonitorOptions struct {
 	// MaxBuckets is the most time buckets kept; the oldest go first. Default 168
 	// (a week of hours).
 	MaxBuckets int
-	// Sketch bounds each feature's total sketch. Time buckets keep no reservoir.
+	// Sketch bounds each feature's total sketch.
 	Sketch SketchOptions
+	// BucketReservoir is the size of the random sample each time bucket keeps per
+	// numeric feature, so that a report over a recent window (see Since) can run KS
+	// and Wasserstein. Zero or negative keeps none: a window report then has
+	// verdicts only for the tests on bins (chi-square, Jensen–Shannon, PSI).
+	BucketReservoir int
 }
 
 func (o MonitorOptions) withDefaults() MonitorOptions {
@@ -132,16 +137,47 @@ func (m *Monitor) bucketLocked(t time.Time) *bucket {
 	if n >= m.opt.MaxBuckets && i == 0 {
 		return nil
 	}
-	noReservoir := m.opt.Sketch
-	noReservoir.Reservoir = -1
 	m.buckets = slices.Insert(m.buckets, i, bucket{start: start,
-		sketches: m.newSketches(noReservoir)})
+		sketches: m.newSketches(m.bucketSketchOptions(start))})
 	if len(m.buckets) > m.opt.MaxBuckets {
 		m.late = saturatingAdd(m.late, m.buckets[0].rows)
 		m.buckets = slices.Delete(m.buckets, 0, 1)
 		i--
 	}
 	return &m.buckets[i]
+}
+
+// bucketSketchOptions returns the sketch options of the bucket starting at start,
+// seeded apart from the total's and from the other buckets'.
+func (m *Monitor) bucketSketchOptions(start time.Time) SketchOptions {
+	o := m.opt.Sketch
+	o.Reservoir = -1
+	if m.opt.BucketReservoir > 0 {
+		o.Reservoir = m.opt.BucketReservoir
+	}
+	o.Seed ^= uint64(start.Unix()) * 0xbf58476d1ce4e5b9
+	return o
+}
+
+// Since returns a new monitor holding only the time buckets that start at or after
+// t (truncated to the bucket width), whose totals are the sums of those buckets.
+// Its total reservoirs are merged from the buckets' (see BucketReservoir). It is
+// how a report covers a recent window rather than everything since the start.
+func (m *Monitor) Since(t time.Time) *Monitor {
+	_, buckets, _ := m.snapshot()
+	w := &Monitor{profile: m.profile, opt: m.opt}
+	w.total = w.newSketches(w.opt.Sketch)
+	start := t.Truncate(m.opt.BucketWidth)
+	for _, b := range buckets {
+		if b.start.Before(start) {
+			continue
+		}
+		for i, s := range b.sketches {
+			w.total[i].mergeLocked(s)
+		}
+		w.buckets = append(w.buckets, b)
+	}
+	return w
 }
 
 // Merge adds everything o recorded to m, as when combining the monitors of several

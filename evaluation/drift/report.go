@@ -52,6 +52,18 @@ type Report struct {
 	// (B − 1)/n even without drift, about 0.09 for 10 bins and 100 values, so
 	// buckets need around a thousand rows before this series means much.
 	Timeline []TimePoint `json:"timeline"`
+
+	// Sections are further tables the caller adds, such as the realised accuracy of
+	// each version once labels arrived; the HTML shows them after the summary.
+	Sections []Section `json:"sections,omitempty"`
+}
+
+// Section is a titled table of text cells added to a report.
+type Section struct {
+	Title   string     `json:"title"`
+	Note    string     `json:"note,omitempty"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
 }
 
 // FeatureResult is the verdict on one feature.
