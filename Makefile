@@ -3,7 +3,7 @@
 GO        ?= go
 BIN       := bin/hydrocast
 DEMO_DIR  ?= var/demo
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 2m
 
 .PHONY: all setup build demo test test-short bench fuzz generate lint clean
 
@@ -30,7 +30,7 @@ test: setup
 bench: setup
 	@scripts/bench.sh
 
-## fuzz: run every fuzz target for FUZZTIME each
+## fuzz: run every fuzz target for FUZZTIME each (2m: over an hour; CI runs 3s each)
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 

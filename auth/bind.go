@@ -28,9 +28,9 @@ func CheckBind(addr string, authEnabled, unsafeOK bool) error {
 		return nil
 	}
 	return fmt.Errorf("listen address %q is reachable from other machines: %w; "+
-		"configure token authentication, listen on 127.0.0.1, or pass "+
-		"--insecure-allow-unauthenticated to accept that anyone who can reach the "+
-		"port reads and changes athletes' data", addr, ErrUnauthenticatedBind)
+		"configure token authentication (--auth local or oidc), listen on 127.0.0.1, "+
+		"or pass --insecure-allow-unauthenticated to accept that anyone who can reach "+
+		"the port reads and changes athletes' data", addr, ErrUnauthenticatedBind)
 }
 
 // isLoopback reports whether host names only this machine: "localhost" or a loopback

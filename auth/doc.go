@@ -5,7 +5,8 @@
 // The pieces live in subpackages, each usable alone: token (verifying tokens from a
 // local Ed25519 key or an OpenID Connect provider, and minting local ones),
 // tlsconfig (TLS 1.3 and mutual TLS from PEM files, reloaded while serving),
-// ratelimit (token buckets per key in a bounded table), audit (the hash-chained
+// ratelimit (token buckets per key in a bounded table, and a gate bounding the calls
+// in flight), audit (the hash-chained
 // JSON-lines audit file) and pseudonym (keyed pseudonyms for athlete ids in logs).
 // This package joins them in a Guard.
 //
@@ -23,6 +24,7 @@
 //	if err := auth.CheckBind(addr, verifier != nil, insecureFlag); err != nil { … }
 //	guard := auth.New(auth.Options{Verifier: verifier, Audit: auditLog,
 //		PrincipalLimit: ratelimit.New(…), AddressLimit: ratelimit.New(…),
+//		Inflight: ratelimit.NewGate(512),
 //		AttachPrincipal: registry.WithPrincipal, Logger: log})
 //	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(reloader.ServerConfig())),
 //		grpc.ChainUnaryInterceptor(guard.UnaryInterceptor()),
@@ -33,5 +35,6 @@
 //		TLSConfig: reloader.ServerConfig()}
 //
 // A nil Verifier turns authentication off, for loopback listeners; CheckBind refuses
-// other addresses then, unless the operator insists.
+// other addresses then, unless the operator insists. `hydrocast serve` wires it this
+// way (cmd/hydrocast/authserve.go); docs/security.md describes the setup for operators.
 package auth

@@ -22,6 +22,11 @@ func (g *Guard) UnaryInterceptor() grpc.UnaryServerInterceptor {
 		if a, ok := req.(interface{ GetAlias() string }); ok {
 			c.alias = a.GetAlias()
 		}
+		entered, d := g.enter(c)
+		if d != nil {
+			return nil, grpcStatus(d)
+		}
+		defer g.leave(entered)
 		p, d := g.check(ctx, c)
 		if d != nil {
 			return nil, grpcStatus(d)
@@ -41,6 +46,11 @@ func (g *Guard) StreamInterceptor() grpc.StreamServerInterceptor {
 		handler grpc.StreamHandler) error {
 		ctx := ss.Context()
 		c := g.grpcCall(ctx, info.FullMethod)
+		entered, d := g.enter(c)
+		if d != nil {
+			return grpcStatus(d)
+		}
+		defer g.leave(entered)
 		p, d := g.check(ctx, c)
 		if d != nil {
 			return grpcStatus(d)
@@ -93,6 +103,9 @@ func grpcStatus(d *denial) error {
 		return status.Error(codes.PermissionDenied, "not allowed for this caller")
 	case deniedUnavailable:
 		return withRetry(codes.Unavailable, "cannot check tokens now", d.retryAfter)
+	case deniedOverloaded:
+		return withRetry(codes.ResourceExhausted, "server busy: too many calls in "+
+			"flight; retry in "+d.retryAfter.Round(time.Millisecond).String(), d.retryAfter)
 	default:
 		return withRetry(codes.ResourceExhausted, "rate limit exceeded; retry in "+
 			d.retryAfter.Round(time.Millisecond).String(), d.retryAfter)

@@ -39,6 +39,16 @@ type Options struct {
 	PrincipalLimit *ratelimit.Limiter
 	AddressLimit   *ratelimit.Limiter
 
+	// Inflight bounds the calls being handled at once; a call finding no free slot
+	// is refused at once (RESOURCE_EXHAUSTED, HTTP 503) with OverloadRetry as its
+	// retry hint. Public calls (health, reflection) take no slot, so probes still
+	// answer under overload. Nil means no bound.
+	Inflight *ratelimit.Gate
+
+	// OverloadRetry is the retry hint of calls refused for want of a slot. Zero
+	// means 100 milliseconds.
+	OverloadRetry time.Duration
+
 	// Audit receives authentication failures, denials and audited calls. Nil means
 	// none are recorded.
 	Audit Auditor
@@ -67,6 +77,9 @@ func New(opts Options) *Guard {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.OverloadRetry <= 0 {
+		opts.OverloadRetry = 100 * time.Millisecond
+	}
 	return &Guard{opts: opts}
 }
 
@@ -94,7 +107,28 @@ const (
 	deniedForbidden
 	deniedLimited
 	deniedUnavailable // token keys could not be fetched
+	deniedOverloaded  // no free in-flight slot
 )
+
+// enter takes an in-flight slot for a call that needs one and reports whether it
+// took one, which the caller gives back with leave once the handler returns. It
+// runs before check, so that an overloaded server spends nothing on token checks.
+func (g *Guard) enter(c call) (bool, *denial) {
+	if !c.known || c.rule.Perm == PermPublic || g.opts.Inflight == nil {
+		return false, nil
+	}
+	if !g.opts.Inflight.TryEnter() {
+		return false, &denial{kind: deniedOverloaded, retryAfter: g.opts.OverloadRetry}
+	}
+	return true, nil
+}
+
+// leave gives back the slot enter took.
+func (g *Guard) leave(entered bool) {
+	if entered {
+		g.opts.Inflight.Leave()
+	}
+}
 
 // check decides a call: the address limit, the policy, the token, the principal
 // limit, then the permission. Failures of the last three are audited; rate-limited

@@ -15,6 +15,12 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := g.httpCall(r)
 		w.Header().Set(RequestIDHeader, c.requestID)
+		entered, d := g.enter(c)
+		if d != nil {
+			writeDenial(w, d, c.bearer != "")
+			return
+		}
+		defer g.leave(entered)
 		p, d := g.check(r.Context(), c)
 		if d != nil {
 			writeDenial(w, d, c.bearer != "")
@@ -63,6 +69,8 @@ func writeDenial(w http.ResponseWriter, d *denial, hadToken bool) {
 		code, msg = http.StatusForbidden, "not allowed for this caller"
 	case deniedUnavailable:
 		code, msg = http.StatusServiceUnavailable, "cannot check tokens now"
+	case deniedOverloaded:
+		code, msg = http.StatusServiceUnavailable, "server busy: too many calls in flight"
 	}
 	if d.retryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfterSeconds(d.retryAfter))

@@ -76,6 +76,7 @@ var httpMatrix = []expectation{
 	{method: "POST /v2/models/sweat-rate/infer", allowed: roles(RoleService, RoleAdmin)},
 	{method: "POST /v2/models/sweat-rate/versions/3/infer",
 		allowed: roles(RoleService, RoleAdmin)},
+	{method: "GET /metrics", allowed: everyone},
 	{method: "GET /v1/models", allowed: everyone},
 	{method: "GET /v1/models/sweat-rate", allowed: everyone},
 	{method: "GET /v1/models/sweat-rate/history", allowed: everyone},

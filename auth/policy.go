@@ -211,6 +211,11 @@ func DefaultRoutes() map[string]Rule {
 		"POST /v2/models/{model}/infer":                    infer,
 		"POST /v2/models/{model}/versions/{version}/infer": infer,
 
+		// Prometheus metrics: counts and latencies by model and method, no athlete
+		// data, but the load and the models served are nobody else's business; a
+		// scraper sends a token of any role (Prometheus' authorization setting).
+		"GET /metrics": read,
+
 		"GET /v1/models":                                   read,
 		"GET /v1/models/{model}":                           read,
 		"GET /v1/models/{model}/history":                   read,

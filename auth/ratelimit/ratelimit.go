@@ -1,6 +1,7 @@
 // Package ratelimit keeps one token bucket per key (a principal, a remote address) in
 // a bounded least-recently-used table, so that a flood of new keys costs memory up to
-// a fixed bound and no more.
+// a fixed bound and no more. Gate, beside the buckets, bounds how many calls run at
+// once, refusing the excess instead of queueing it.
 package ratelimit
 
 import (

@@ -72,6 +72,7 @@ Environment variables:
 		newAthleteCommand(g),
 		newDriftCommand(g),
 		newEvalCommand(g),
+		newTokenCommand(g),
 	)
 	return root
 }
