@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -69,7 +71,7 @@ func serveWired(t *testing.T, f securityFlags) *wired {
 	}
 	t.Cleanup(func() { sec.Close() })
 	srv := inference.NewServer(features.NewStore(nil), nil, sec.log)
-	api, err := newAPIServer(srv, sec, sec.log)
+	api, err := newAPIServer(srv, sec, bareObservability(), sec.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +251,7 @@ func signLocal(t *testing.T, w *wired, subject string, roles ...string) string {
 func servedMethods(t *testing.T, w *wired) []string {
 	t.Helper()
 	srv := inference.NewServer(features.NewStore(nil), nil, w.sec.log)
-	api, err := newAPIServer(srv, w.sec, w.sec.log)
+	api, err := newAPIServer(srv, w.sec, bareObservability(), w.sec.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -688,4 +690,9 @@ func signLocalWith(t *testing.T, role string) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// bareObservability measures into a fresh registry, without tracing or batching.
+func bareObservability() *observability {
+	return &observability{metrics: prometheus.NewRegistry()}
 }

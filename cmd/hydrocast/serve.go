@@ -11,8 +11,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -20,12 +23,17 @@ import (
 
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	"github.com/hydrocast/hydrocast/auth"
+	"github.com/hydrocast/hydrocast/evaluation/drift"
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/features/fallback"
+	"github.com/hydrocast/hydrocast/features/offline"
+	"github.com/hydrocast/hydrocast/features/pubsub"
 	"github.com/hydrocast/hydrocast/features/redisstore"
 	"github.com/hydrocast/hydrocast/features/wal"
 	"github.com/hydrocast/hydrocast/inference"
+	"github.com/hydrocast/hydrocast/inference/batch"
 	"github.com/hydrocast/hydrocast/inference/oip"
+	"github.com/hydrocast/hydrocast/inference/telemetry"
 	"github.com/hydrocast/hydrocast/models/ort"
 	"github.com/hydrocast/hydrocast/registry"
 	"github.com/hydrocast/hydrocast/registry/engine"
@@ -42,6 +50,12 @@ type serveFlags struct {
 	alias           string
 	reloadInterval  time.Duration
 	shutdownTimeout time.Duration
+	batchMaxSize    int
+	batchMaxDelay   time.Duration
+	traceExporter   string
+	traceEndpoint   string
+	offline         bool
+	pubsubSub       string
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -53,8 +67,9 @@ func newServeCommand(g *globals) *cobra.Command {
 Runtime and serves the hydrocast.v1 API (client-streaming Ingest, Assess, AssessBatch)
 with gRPC health checking and server reflection, so grpcurl works without .proto files.
 
-The server polls the registry and switches to new versions when an alias moves. It
-stops on SIGINT or SIGTERM, letting requests in flight finish within --shutdown-timeout.
+The server polls the registry and switches to new versions when an alias or a
+traffic policy moves. It stops on SIGINT or SIGTERM, letting requests in flight
+finish within --shutdown-timeout.
 
 Security: without flags it listens on loopback only, without TLS or authentication.
 Any other address needs --auth local or oidc (or the unsafe flag). Each call needs the
@@ -94,11 +109,57 @@ ids in logs are replaced by keyed pseudonyms.`,
 	fl.StringVar(&f.addrFile, "addr-file", "", "write the address actually listened on "+
 		"to this file once ready")
 	fl.StringVar(&f.alias, "alias", "production", "registry alias of the versions to serve")
-	fl.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second,
-		"how often to check the registry for moved aliases")
+	fl.DurationVar(&f.reloadInterval, "reload-interval", time.Second,
+		"how often to check the registry for moved aliases and traffic policies")
+	fl.BoolVar(&f.offline, "offline-log", true, "also append every accepted reading "+
+		"(late ones marked) to the offline store in <home>/offline, for training and export")
+	fl.StringVar(&f.pubsubSub, "pubsub-subscription", "", "also ingest readings from this "+
+		"Pub/Sub subscription, projects/P/subscriptions/S (PUBSUB_EMULATOR_HOST selects "+
+		"an emulator)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second,
 		"how long requests in flight may take to finish at shutdown")
+	fl.IntVar(&f.batchMaxSize, "batch-max-size", 0, "dynamic batching of ModelInfer: "+
+		"the most rows one model run takes; 0 or 1 turns batching off")
+	fl.DurationVar(&f.batchMaxDelay, "batch-max-delay", 500*time.Microsecond,
+		"dynamic batching: how long a request may wait for others to share its run")
+	fl.StringVar(&f.traceExporter, "trace-exporter", "none", "OpenTelemetry trace "+
+		"exporter: none, stdout (JSON spans on standard output) or otlp")
+	fl.StringVar(&f.traceEndpoint, "trace-endpoint", "", "OTLP collector host:port "+
+		"for --trace-exporter otlp; empty means OTEL_EXPORTER_OTLP_ENDPOINT or "+
+		"localhost:4317")
 	return cmd
+}
+
+// observability is what the server measures itself with: one metrics registry,
+// served at /metrics, and the tracer provider, nil when tracing is off.
+type observability struct {
+	metrics  *prometheus.Registry
+	tracer   trace.TracerProvider
+	batching map[string]batch.Options
+}
+
+func newObservability(ctx context.Context, f *serveFlags) (*observability,
+	func(context.Context) error, error) {
+	if f.batchMaxSize < 0 {
+		return nil, nil, fmt.Errorf("--batch-max-size %d: want 0 (off) or more",
+			f.batchMaxSize)
+	}
+	if f.batchMaxDelay < 0 {
+		return nil, nil, fmt.Errorf("--batch-max-delay %v: want 0 or more", f.batchMaxDelay)
+	}
+	tp, stop, err := telemetry.NewTracerProvider(ctx, telemetry.TracingOptions{
+		Exporter: f.traceExporter, Endpoint: f.traceEndpoint})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--trace-exporter: %w", err)
+	}
+	o := &observability{metrics: prometheus.NewRegistry(), tracer: tp}
+	o.metrics.MustRegister(collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if f.batchMaxSize >= 2 {
+		o.batching = map[string]batch.Options{"": {MaxSize: f.batchMaxSize,
+			MaxDelay: f.batchMaxDelay}}
+	}
+	return o, stop, nil
 }
 
 func runServe(ctx context.Context, g *globals, f *serveFlags) error {
@@ -131,28 +192,71 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 		return err
 	}
 	defer closeStore()
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	if f.offline {
+		off, err := offline.Open(filepath.Join(g.home, "offline"), nil)
+		if err != nil {
+			set.Close()
+			return fmt.Errorf("open offline store: %w", err)
+		}
+		defer off.Close()
+		go off.Run(bgCtx)
+		store = offline.NewRecorder(store, off, 0)
+	}
 	srv := inference.NewServer(store, set, log)
 	defer srv.Close()
+
+	obs, stopTracing, err := newObservability(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.Background())
+
+	// Live drift sketches of every served version, kept across restarts.
+	live, err := drift.NewLive(drift.LiveOptions{Dir: filepath.Join(g.home, "drift"),
+		Logger: log})
+	if err != nil {
+		return err
+	}
+	defer live.Close()
+	srv.SetDrift(inference.NewDriftRecorder(live))
+	obs.metrics.MustRegister(live.Collector())
+	go live.Run(bgCtx)
 
 	lis, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
-	api, err := newAPIServer(srv, sec, log)
+	api, err := newAPIServer(srv, sec, obs, log)
 	if err != nil {
 		lis.Close()
 		return err
 	}
 
-	bgCtx, stopBackground := context.WithCancel(ctx)
-	defer stopBackground()
-	go srv.WatchRegistry(bgCtx, f.reloadInterval, reloader(reg, f.alias, log))
+	go srv.Watch(bgCtx, reg, inference.WatchOptions{Interval: f.reloadInterval,
+		Alias: f.alias, RetireCorrupt: true})
 	go sec.run(bgCtx)
 
 	log.Info("serving", "addr", lis.Addr().String(), "models", set.Versions(),
 		"auth", f.security.authMode, "tls", sec.tls != nil)
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- api.grpc.Serve(lis) }()
+	if f.pubsubSub != "" {
+		src, err := pubsub.Subscribe(ctx, f.pubsubSub, store, nil)
+		if err != nil {
+			api.grpc.Stop()
+			return fmt.Errorf("--pubsub-subscription: %w", err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := src.Run(bgCtx); err != nil && bgCtx.Err() == nil {
+				errc <- fmt.Errorf("pub/sub ingest: %w", err)
+			}
+		}()
+		defer func() { stopBackground(); <-done; src.Close() }()
+	}
 	var hsrv *http.Server
 	if f.httpListen != "" {
 		if hsrv, err = serveHTTP(f.httpListen, api, sec, errc, log); err != nil {
@@ -190,19 +294,33 @@ type apiServer struct {
 	grpc   *grpc.Server
 	health *health.Server
 	rest   http.Handler
+	// metrics serves /metrics, beside the REST twin but outside the security layer:
+	// it holds counts and timings, no athlete's data.
+	metrics http.Handler
 }
 
 // newAPIServer registers hydrocast.v1, the Open Inference Protocol, health and
 // reflection behind the security layer. It refuses to build a server one of whose
 // methods the policy does not name, since such a method would be denied to all.
-func newAPIServer(srv *inference.Server, sec *security, log *slog.Logger) (*apiServer,
-	error) {
-	gs := grpc.NewServer(sec.grpcOptions()...)
+func newAPIServer(srv *inference.Server, sec *security, obs *observability,
+	log *slog.Logger) (*apiServer, error) {
+	grpcMetrics, err := telemetry.NewGRPCMetrics(obs.metrics)
+	if err != nil {
+		return nil, err
+	}
+	inferMetrics, err := telemetry.NewInferenceMetrics(obs.metrics)
+	if err != nil {
+		return nil, err
+	}
+	// Metrics first, so that calls the security layer refuses are counted too.
+	opts := append(telemetry.ServerOptions(grpcMetrics, obs.tracer), sec.grpcOptions()...)
+	gs := grpc.NewServer(opts...)
 	hydrocastv1.RegisterHydrocastServiceServer(gs, srv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	oipSrv := oip.New(srv, oip.Options{Version: version, MaxBatch: 1024,
-		MaxRequestBytes: 4 << 20, Logger: log})
+		MaxRequestBytes: 4 << 20, Logger: log, Batching: obs.batching,
+		Metrics: inferMetrics, Tracer: telemetry.Tracer(obs.tracer)})
 	oipSrv.Register(gs)
 	reflection.Register(gs)
 	if missing := auth.DefaultPolicy().Uncovered(gs); len(missing) > 0 {
@@ -212,7 +330,8 @@ func newAPIServer(srv *inference.Server, sec *security, log *slog.Logger) (*apiS
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(hydrocastv1.HydrocastService_ServiceDesc.ServiceName,
 		healthpb.HealthCheckResponse_SERVING)
-	return &apiServer{grpc: gs, health: hs, rest: oipSrv.Handler()}, nil
+	return &apiServer{grpc: gs, health: hs, rest: oipSrv.Handler(),
+		metrics: telemetry.Handler(obs.metrics)}, nil
 }
 
 // serveHTTP starts the REST twin on addr, over TLS when it is on; Serve's error goes
@@ -224,6 +343,12 @@ func serveHTTP(addr string, api *apiServer, sec *security, errc chan<- error,
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	hsrv := sec.httpServer(api.rest)
+	if api.metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", api.metrics)
+		mux.Handle("/", hsrv.Handler)
+		hsrv.Handler = mux
+	}
 	go func() {
 		if hsrv.TLSConfig != nil {
 			errc <- hsrv.ServeTLS(hlis, "", "")
@@ -276,45 +401,6 @@ func stopGracefully(gs *grpc.Server, timeout time.Duration) {
 	case <-done:
 	case <-time.After(timeout):
 		gs.Stop()
-	}
-}
-
-// reloader returns the registry check that WatchRegistry runs: it loads a new model
-// set only when the alias points at other versions than those served. A version whose
-// artifact fails its digest check is not served: the served set stays, and the
-// failure is logged as an error, once per registry revision.
-func reloader(reg *registry.Registry, alias string, log *slog.Logger) func(
-	context.Context, map[string]string) (*inference.ModelSet, error) {
-	var lastRev int64 = -1
-	return func(ctx context.Context, served map[string]string) (*inference.ModelSet, error) {
-		rev, err := reg.Revision(ctx)
-		if err != nil || rev == lastRev {
-			return nil, err
-		}
-		lastRev = rev
-		changed := false
-		for name, version := range served {
-			v, err := reg.Resolve(ctx, name, alias)
-			if err != nil {
-				return nil, err
-			}
-			if fmt.Sprint(v.Number) != version {
-				changed = true
-			}
-		}
-		if !changed {
-			return nil, nil
-		}
-		set, err := inference.LoadModelSet(ctx, reg, alias, ort.Options{})
-		if errors.Is(err, registry.ErrCorrupt) {
-			// TODO: the registry refuses to mark an aliased version failed, so a
-			// corrupt one stays "ready" until someone moves the alias back; a
-			// registry call that fails a version and restores the alias would close this.
-			log.Error("model artifact corrupt; still serving the previous versions",
-				"alias", alias, "served", served, "err", err)
-			return nil, nil
-		}
-		return set, err
 	}
 }
 
