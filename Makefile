@@ -5,7 +5,7 @@ BIN       := bin/hydrocast
 DEMO_DIR  ?= var/demo
 FUZZTIME  ?= 2m
 
-.PHONY: all setup build demo test test-short bench fuzz generate lint clean
+.PHONY: all setup build demo test test-short bench fuzz notebooks generate lint clean
 
 all: build
 
@@ -33,6 +33,10 @@ bench: setup
 ## fuzz: run every fuzz target for FUZZTIME each (2m: over an hour; CI runs 3s each)
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
+
+## notebooks: execute the researchers' notebooks on freshly made inputs (needs jupyter)
+notebooks: setup build
+	@PYTHON=$${PYTHON:-/usr/bin/python3} scripts/notebooks.sh $(BIN)
 
 ## generate: regenerate the protocol code in api/ (needs protoc; see DEVELOPERS.md)
 generate:
