@@ -6,6 +6,15 @@
 // session's readings are replayed in time order into an athlete window and a vector is
 // taken at each sampling minute, so training and serving cannot skew.
 //
+// A run is gated: each candidate is compared on the held-out athletes with its
+// baseline and with the registry's production version, and configured Gates decide
+// whether it is published or recorded as a failed version with its reasons. Every
+// published version carries a drift reference profile of its inputs and outputs.
+// A Report's Fingerprints (data, config, code, seed) and its RunRecord make runs
+// auditable and reproducible. Data comes from a simulated cohort folder or, through
+// a RecordSource, from a training set such as training/bigquery streams;
+// training/vertex runs jobs on Vertex AI.
+//
 // The fitting core works on gonum matrices: ridge regression with standardised inputs
 // (several outputs at once), class-weighted logistic regression by iteratively
 // reweighted least squares, residual quantiles for prediction intervals, mean

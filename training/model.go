@@ -78,6 +78,9 @@ func (m *Model) Inputs(x *mat.Dense) *mat.Dense {
 // ExportMeta is what Export writes into the model's metadata_props besides the
 // model's own parameters.
 type ExportMeta struct {
+	// TrainedOn says what the data was: "simulated" or "recorded"; empty means
+	// "simulated".
+	TrainedOn        string
 	CodeVersion      string
 	GeneratorVersion string
 	Seed             uint64
@@ -99,12 +102,16 @@ func (m *Model) Export(meta ExportMeta) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export %s: %w", m.Family.Name, err)
 	}
+	trainedOn := meta.TrainedOn
+	if trainedOn == "" {
+		trainedOn = "simulated"
+	}
 	metadata := map[string]string{
 		models.MetaFamily:        m.Family.Name,
 		models.MetaFeatures:      strings.Join(m.Family.Features, ","),
 		models.MetaSchemaVersion: strconv.Itoa(features.SchemaVersion),
 		models.MetaImputeValues:  string(impute),
-		models.MetaTrainedOn:     "simulated",
+		models.MetaTrainedOn:     trainedOn,
 		models.MetaGenerator:     meta.GeneratorVersion,
 		models.MetaSeed:          strconv.FormatUint(meta.Seed, 10),
 		models.MetaCodeVersion:   meta.CodeVersion,
@@ -141,7 +148,8 @@ func (m *Model) graph(metadata map[string]string) (*onnxgraph.Builder, error) {
 		names[j] = o.Name
 	}
 	name := strings.ReplaceAll(m.Family.Name, "-", "_")
-	doc := m.Family.Description + " (hydrocast, trained on simulated data)"
+	doc := m.Family.Description + " (hydrocast, trained on " +
+		metadata[models.MetaTrainedOn] + " data)"
 
 	if n := m.Net; n != nil {
 		return onnxgraph.MLP(onnxgraph.MLPSpec{

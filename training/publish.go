@@ -2,43 +2,49 @@ package training
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/models"
 	"github.com/hydrocast/hydrocast/registry"
-	"github.com/hydrocast/hydrocast/registry/engine"
 )
 
-// publish stores every family of rep in the registry at o.Registry, moving
-// o.PublishAlias to the new versions when set, and notes the version numbers in rep.
-// Every family was exported and checked before the first publish.
-func publish(ctx context.Context, rep *Report, o Options) (err error) {
+// publish stores every family of rep in reg and notes the version numbers in rep.
+// A family that passed its gates becomes a ready version, with o.PublishAlias moved
+// to it when set; a refused one is stored without an alias and marked failed with
+// its reasons, so that the registry's history shows what was tried and why it was
+// kept out. Every family was exported and checked before the first publish.
+func publish(ctx context.Context, reg *registry.Registry, rep *Report, o Options) error {
 	if _, perr := registry.PrincipalFrom(ctx); perr != nil {
 		ctx = registry.WithPrincipal(ctx, o.Principal)
 	}
-	reg, err := engine.OpenURL(ctx, o.Registry)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, reg.Close()) }()
-
 	for i := range rep.Families {
 		fr := &rep.Families[i]
 		req, err := publishRequest(fr, rep, o)
 		if err != nil {
 			return err
 		}
+		if fr.Refused {
+			req.Promote = nil
+		}
 		v, err := reg.Publish(ctx, req)
 		if err != nil {
 			return err
 		}
 		fr.Version = v.Number
+		if !fr.Refused {
+			continue
+		}
+		_, err = reg.SetStatus(ctx, registry.StatusChange{Model: v.Model, Version: v.Number,
+			Status: registry.StatusFailed, Reason: clip("refused by the publication gates: "+
+				strings.Join(fr.Reasons, "; "), maxReasonBytes)})
+		if err != nil {
+			return fmt.Errorf("mark %s v%d failed: %w", v.Model, v.Number, err)
+		}
 	}
 	return nil
 }
@@ -65,7 +71,7 @@ func publishRequest(fr *FamilyReport, rep *Report, o Options) (registry.PublishR
 
 	tags := map[string]string{
 		models.TagImpute:         string(imputeJSON),
-		"trained_on":             "simulated",
+		"trained_on":             o.trainedOn(),
 		"generator":              rep.Data.Generator,
 		"cohort_seed":            strconv.FormatUint(rep.Data.CohortSeed, 10),
 		"feature_schema_version": strconv.Itoa(features.SchemaVersion),
@@ -77,21 +83,22 @@ func publishRequest(fr *FamilyReport, rep *Report, o Options) (registry.PublishR
 	req := registry.PublishRequest{
 		Model:            f.Name,
 		ModelDescription: f.Description,
-		Description: fmt.Sprintf("%s, trained on simulated cohort %s seed %d",
-			fr.Algorithm, rep.Data.Generator, rep.Data.CohortSeed),
+		Description: fmt.Sprintf("%s, trained on %s data %s seed %d", fr.Algorithm,
+			o.trainedOn(), rep.Data.Generator, rep.Data.CohortSeed),
 		Signature: signature(f),
 		Tags:      tags,
 		Card:      registry.ModelCard{Markdown: fr.Card.Markdown(), Document: doc},
 		Metrics:   flatMetrics(fr),
 		Lineage: registry.Lineage{
-			RunID:           runID(rep, o),
+			RunID:           rep.RunID,
 			DataFingerprint: "sha256:" + rep.Data.Fingerprint,
 			CodeVersion:     o.CodeVersion,
 			Seed:            int64(o.Seed),
 			Generator: fmt.Sprintf("%s (cohort seed %d)", rep.Data.Generator,
 				rep.Data.CohortSeed),
 		},
-		Artifact: fr.ONNX,
+		Artifact:  fr.ONNX,
+		Reference: fr.Reference,
 	}
 	if o.PublishAlias != "" {
 		req.Promote = &registry.Promotion{Alias: o.PublishAlias,
@@ -116,7 +123,8 @@ func signature(f models.Family) registry.Signature {
 
 // flatMetrics lists a family's held-out metrics and its baseline's under flat names:
 // "<output>.<metric>" and "baseline.<output>.<metric>" for regressions, the detection
-// metrics for the anomaly family.
+// metrics for the anomaly family, and "gate.<metric>" for every metric a gate can
+// read (see GateMetrics).
 func flatMetrics(fr *FamilyReport) map[string]float64 {
 	m := map[string]float64{
 		"train_rows": float64(fr.TrainRows),
@@ -133,6 +141,9 @@ func flatMetrics(fr *FamilyReport) map[string]float64 {
 			}
 		}
 	}
+	for k, v := range gateMetrics(fr.Evaluation, fr.Production) {
+		m["gate."+k] = v
+	}
 	if d := fr.Evaluation.Detection; d != nil {
 		for prefix, r := range map[string]DetectionMetrics{"": d.Model,
 			"baseline.": d.Baseline} {
@@ -146,11 +157,18 @@ func flatMetrics(fr *FamilyReport) map[string]float64 {
 	return m
 }
 
-// runID names a training run by its inputs (data, seed, code and split), so that two
-// runs with the same inputs, which produce the same models, share it.
-func runID(rep *Report, o Options) string {
-	key := fmt.Sprintf("%s|%d|%s|%g|%+v", rep.Data.Fingerprint, o.Seed, o.CodeVersion,
-		o.TestShare, o.Fit)
-	sum := sha256.Sum256([]byte(key))
-	return "train-" + hex.EncodeToString(sum[:8])
+// maxReasonBytes keeps a refusal's reason within what the registry stores (1 KiB);
+// the run record keeps every reason in full.
+const maxReasonBytes = 1000
+
+// clip returns s cut to at most n bytes on a character boundary, marked with "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

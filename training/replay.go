@@ -49,10 +49,16 @@ type Datasets struct {
 // GOMAXPROCS); the result does not depend on it.
 func BuildDatasets(ctx context.Context, c *simulate.Cohort, workers int) (Datasets,
 	error) {
+	return buildDatasets(ctx, c, workers, Labels{})
+}
+
+// buildDatasets is BuildDatasets with the labels defined by labels.
+func buildDatasets(ctx context.Context, c *simulate.Cohort, workers int,
+	labels Labels) (Datasets, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	plan, err := newCohortPlan(c)
+	plan, err := newCohortPlan(c, labels)
 	if err != nil {
 		return Datasets{}, err
 	}
@@ -115,13 +121,15 @@ type cohortPlan struct {
 	sessions     [][]simulate.Session // per athlete, by start
 	faults       map[string][]simulate.Fault
 	sweat        map[string]float64 // Gonzalez baseline per session, L/h
+	sweatLabel   map[string]float64 // measured sweat rate per session, L/h
 	families     [3]models.Family
 }
 
-func newCohortPlan(c *simulate.Cohort) (*cohortPlan, error) {
+func newCohortPlan(c *simulate.Cohort, labels Labels) (*cohortPlan, error) {
 	p := &cohortPlan{cohort: c, athleteIndex: make(map[string]int, len(c.Athletes)),
 		sessions: make([][]simulate.Session, len(c.Athletes)),
-		faults:   map[string][]simulate.Fault{}, sweat: map[string]float64{}}
+		faults:   map[string][]simulate.Fault{}, sweat: map[string]float64{},
+		sweatLabel: map[string]float64{}}
 	for i, name := range []string{models.SweatRate, models.ThermalTrajectory,
 		models.Anomaly} {
 		f, ok := models.FamilyByName(name)
@@ -145,6 +153,9 @@ func newCohortPlan(c *simulate.Cohort) (*cohortPlan, error) {
 			return nil, fmt.Errorf("baseline of session %s: %w", s.ID, err)
 		}
 		p.sweat[s.ID] = rate
+		if p.sweatLabel[s.ID], err = sweatLabel(&s, labels.SweatRate); err != nil {
+			return nil, err
+		}
 	}
 	for _, ss := range p.sessions {
 		slices.SortFunc(ss, func(a, b simulate.Session) int { return a.Start.Compare(b.Start) })
@@ -264,7 +275,7 @@ func (r *sessionReplay) take(asOf time.Time) {
 		r.tables.anomaly.add(v, []float64{label}, []float64{RuleAnomalyScore(v)}, when)
 	}
 	if m >= sweatFirstMinute && (m-sweatFirstMinute)%sweatEvery == 0 {
-		r.tables.sweat.add(v, []float64{s.MeasuredSweatRate},
+		r.tables.sweat.add(v, []float64{r.plan.sweatLabel[s.ID]},
 			[]float64{r.plan.sweat[s.ID]}, when)
 	}
 	if (m-1)%thermalEvery == 0 {

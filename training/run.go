@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/models"
 	"github.com/hydrocast/hydrocast/models/ort"
+	"github.com/hydrocast/hydrocast/registry"
+	"github.com/hydrocast/hydrocast/registry/engine"
 	"github.com/hydrocast/hydrocast/training/simulate"
 )
 
@@ -47,7 +51,25 @@ type Options struct {
 	ORTLibrary string
 	// Workers is the number of athletes replayed at once; zero means GOMAXPROCS.
 	Workers int
+	// Source, when set, supplies a training set (features and labels per row, for
+	// example from BigQuery) instead of the cohort in Data, which is then ignored.
+	Source RecordSource
+
+	// Families lists the model families to train, by name; nil trains all three.
+	Families []string
+	// Labels define the training labels; the zero value is the default of each.
+	Labels Labels
+	// Gates decide publication: a family is published only when every gate that
+	// applies to it holds on the held-out athletes; nil publishes every family.
+	Gates []Gate
+	// CompareAlias names the registry alias of the version a candidate is compared
+	// with (the production version); empty means "production". Without a registry,
+	// or when the alias does not exist yet, there is nothing to compare with.
+	CompareAlias string
 }
+
+// AllFamilies lists the families Run trains by default, in the order it trains them.
+var AllFamilies = []string{models.SweatRate, models.ThermalTrajectory, models.Anomaly}
 
 // DefaultOptions returns the options of the demo: seed 1, a quarter of the athletes
 // held out, no publishing until Data and Registry are set.
@@ -69,6 +91,12 @@ func (o Options) withDefaults() Options {
 	if o.ORTLibrary == "" {
 		o.ORTLibrary = ort.LibraryPath()
 	}
+	if o.Families == nil {
+		o.Families = AllFamilies
+	}
+	if o.CompareAlias == "" {
+		o.CompareAlias = "production"
+	}
 	o.Fit.Seed = o.Seed
 	return o
 }
@@ -83,6 +111,9 @@ type Progress struct {
 // held-out comparison with the baseline, the export check and the published
 // version.
 type Report struct {
+	// RunID names the run by its inputs; Fingerprints are those inputs.
+	RunID         string         `json:"run_id"`
+	Fingerprints  Fingerprints   `json:"fingerprints"`
 	Data          CardData       `json:"data"`
 	Seed          uint64         `json:"seed"`
 	TrainAthletes []string       `json:"train_athletes"`
@@ -106,7 +137,21 @@ type FamilyReport struct {
 	ONNX       []byte `json:"-"`
 	ONNXSHA256 string `json:"onnx_sha256"`
 
-	// Version is the registry version published, 0 when not published.
+	// Production is the production version scored on the same held-out rows; nil
+	// when there is none (or no registry).
+	Production *ProductionComparison `json:"production,omitempty"`
+	// Gates are the publication gates checked; Refused is set when one failed, and
+	// Reasons lists the failures.
+	Gates   []GateResult `json:"gates,omitempty"`
+	Refused bool         `json:"refused,omitempty"`
+	Reasons []string     `json:"reasons,omitempty"`
+	// Reference is the JSON drift profile of the training rows (every input and
+	// output); ReferenceSHA256 its digest.
+	Reference       []byte `json:"-"`
+	ReferenceSHA256 string `json:"reference_sha256"`
+
+	// Version is the registry version published (or, when refused, recorded as
+	// failed), 0 when none was written.
 	Version int `json:"version,omitempty"`
 	// Card is the model card published with the version.
 	Card Card `json:"-"`
@@ -124,24 +169,24 @@ func (r *Report) GoalsMet() bool {
 	return true
 }
 
-// Run trains the three families on the cohort in o.Data: it replays the sessions
-// through the feature store's windows, holds out a share of the athletes, fits each
-// family on the others, compares it with its physiology baseline on the held-out
-// athletes, exports it to ONNX and checks ONNX Runtime's outputs against the Go
-// model's (failing with ErrExportMismatch), then publishes the three versions when
-// o.Registry is set. progress, when not nil, is called after each step from Run's
-// goroutine. The same data, options and seed give byte-identical ONNX files and
-// identical metrics. Goals that are missed are reported, not errors.
+// Run trains the families of o.Families on the cohort in o.Data (or the training
+// set of o.Source): it replays the sessions through the feature store's windows,
+// holds out a share of the athletes,
+// fits each family on the others, compares it with its physiology baseline and with
+// the registry's production version on the held-out athletes, exports it to ONNX
+// and checks ONNX Runtime's outputs against the Go model's (failing with
+// ErrExportMismatch), profiles its training rows for drift, and checks o.Gates.
+// When o.Registry is set it publishes each family that passed its gates and records
+// each refused one as a failed version with the reasons. progress, when not nil, is
+// called after each step from Run's goroutine. The same data, options and seed give
+// byte-identical ONNX files and identical metrics. Missed goals and refusals are
+// reported, not errors.
 func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error) {
 	o = o.withDefaults()
-	if o.Data == "" {
-		return Report{}, ErrNoData
+	if err := o.check(); err != nil {
+		return Report{}, fmt.Errorf("train: %w", err)
 	}
-	if !(o.TestShare > 0 && o.TestShare < 1) {
-		return Report{}, fmt.Errorf("train: test share %v: want a share between 0 and 1",
-			o.TestShare)
-	}
-	const total = 6
+	total := 3 + len(o.Families)
 	step := func(done int, name string) {
 		if progress != nil {
 			progress(Progress{Step: name, Done: done, Total: total})
@@ -152,52 +197,155 @@ func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error
 	if err := ort.Init(o.ORTLibrary); err != nil {
 		return Report{}, fmt.Errorf("train: %w", err)
 	}
-	cohort, fingerprint, err := loadCohort(o.Data)
+	ds, data, err := loadData(ctx, o, step)
 	if err != nil {
 		return Report{}, fmt.Errorf("train: %w", err)
 	}
-	step(1, "load cohort")
-	ds, err := BuildDatasets(ctx, &cohort, o.Workers)
-	if err != nil {
-		return Report{}, fmt.Errorf("train: %w", err)
-	}
-	step(2, "build datasets")
-
-	rep := newReport(&cohort, fingerprint, o)
+	rep := newReport(data, o)
+	fingerprint := data.card.Fingerprint
 	if len(rep.TrainAthletes) < 2 || len(rep.TestAthletes) < 1 {
 		return Report{}, fmt.Errorf("train: %d training and %d held-out athletes: want at "+
 			"least 2 and 1 (change the test share or simulate more athletes)",
 			len(rep.TrainAthletes), len(rep.TestAthletes))
 	}
+	reg, err := openRegistry(ctx, o)
+	if err != nil {
+		return Report{}, fmt.Errorf("train: %w", err)
+	}
+	if reg != nil {
+		defer reg.Close()
+	}
+
 	split := splitSets(rep.TrainAthletes, rep.TestAthletes)
-	meta := ExportMeta{CodeVersion: o.CodeVersion, Seed: o.Seed,
-		GeneratorVersion: cohort.Manifest.GeneratorVersion, DataFingerprint: fingerprint}
-	fits := []struct {
-		data *Dataset
-		fit  func(*Dataset, FitOptions) (*Model, error)
-	}{{ds.Sweat, FitSweat}, {ds.Thermal, FitThermal}, {ds.Anomaly, FitAnomaly}}
-	for i, f := range fits {
+	meta := ExportMeta{TrainedOn: o.trainedOn(), CodeVersion: o.CodeVersion, Seed: o.Seed,
+		GeneratorVersion: data.card.Generator, DataFingerprint: fingerprint}
+	for i, name := range o.Families {
 		if err := ctx.Err(); err != nil {
 			return Report{}, fmt.Errorf("train: %w", err)
 		}
-		fr, err := trainFamily(ctx, f.data, split, f.fit, o, meta)
+		d, fit := ds.family(name)
+		if d == nil {
+			return Report{}, fmt.Errorf("train: family %s: %w: the data labels no row "+
+				"for it", name, ErrTooFewRows)
+		}
+		fr, err := trainFamily(ctx, d, split, fit, o, meta)
 		if err != nil {
+			return Report{}, fmt.Errorf("train: %w", err)
+		}
+		if err := gateFamily(ctx, reg, &fr, d.Subset(split.test), o); err != nil {
 			return Report{}, fmt.Errorf("train: %w", err)
 		}
 		fr.Card = newCard(fr, rep.Data, o)
 		rep.Families = append(rep.Families, fr)
-		step(3+i, "train "+f.data.Family.Name)
+		step(3+i, "train "+name)
 	}
 
-	if o.Registry == "" {
+	if reg == nil {
 		step(total, "done without publishing")
 		return rep, nil
 	}
-	if err := publish(ctx, &rep, o); err != nil {
+	if err := publish(ctx, reg, &rep, o); err != nil {
 		return rep, fmt.Errorf("train: %w", err)
 	}
 	step(total, "publish")
 	return rep, nil
+}
+
+// limitations returns the limitations every card of the run carries: the first,
+// that the data was simulated, only when it was.
+func limitations(o Options) []string {
+	if o.trainedOn() == "simulated" {
+		return append([]string(nil), commonLimitations...)
+	}
+	return append([]string(nil), commonLimitations[1:]...)
+}
+
+// trainedOn says what the data is: a training set from Source is "recorded", a
+// cohort folder "simulated".
+func (o Options) trainedOn() string {
+	if o.Source != nil {
+		return "recorded"
+	}
+	return "simulated"
+}
+
+// check validates options that have had their defaults applied.
+func (o Options) check() error {
+	if o.Data == "" && o.Source == nil {
+		return ErrNoData
+	}
+	if !(o.TestShare > 0 && o.TestShare < 1) {
+		return fmt.Errorf("test share %v: want a share between 0 and 1", o.TestShare)
+	}
+	seen := map[string]bool{}
+	for _, f := range o.Families {
+		if !slices.Contains(AllFamilies, f) || seen[f] {
+			return fmt.Errorf("family %q: want each at most once of %s", f,
+				strings.Join(AllFamilies, ", "))
+		}
+		seen[f] = true
+	}
+	if len(o.Families) == 0 {
+		return fmt.Errorf("no family to train: want at least one of %s",
+			strings.Join(AllFamilies, ", "))
+	}
+	for _, g := range o.Gates {
+		if err := g.Check(); err != nil {
+			return err
+		}
+	}
+	return o.Labels.Check()
+}
+
+// family returns the named family's dataset and fit.
+func (d Datasets) family(name string) (*Dataset, func(*Dataset, FitOptions) (*Model,
+	error)) {
+	switch name {
+	case models.SweatRate:
+		return d.Sweat, FitSweat
+	case models.ThermalTrajectory:
+		return d.Thermal, FitThermal
+	}
+	return d.Anomaly, FitAnomaly
+}
+
+// openRegistry opens o.Registry; nil when it is empty.
+func openRegistry(ctx context.Context, o Options) (*registry.Registry, error) {
+	if o.Registry == "" {
+		return nil, nil
+	}
+	return engine.OpenURL(ctx, o.Registry)
+}
+
+// gateFamily scores the production version on the held-out rows test, when reg has
+// one, and checks o.Gates, marking fr refused with the reasons when one fails.
+func gateFamily(ctx context.Context, reg *registry.Registry, fr *FamilyReport,
+	test *Dataset, o Options) error {
+	if reg != nil {
+		v, err := productionVersion(ctx, reg, fr.Family, o.CompareAlias)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			if fr.Production, err = compareProduction(ctx, reg, v, test); err != nil {
+				return err
+			}
+		}
+	}
+	fr.Gates = checkGates(o.Gates, fr.Family, gateMetrics(fr.Evaluation, fr.Production),
+		fr.Production)
+	for _, g := range fr.Gates {
+		if g.Passed {
+			continue
+		}
+		fr.Refused = true
+		reason := fmt.Sprintf("gate %s failed: value %.4g", g.Gate, g.Value)
+		if g.Detail != "" {
+			reason = "gate " + g.Gate + " failed: " + g.Detail
+		}
+		fr.Reasons = append(fr.Reasons, reason)
+	}
+	return nil
 }
 
 // loadCohort reads and verifies the cohort in dir and returns it with the SHA-256 of
@@ -219,19 +367,65 @@ func loadCohort(dir string) (simulate.Cohort, string, error) {
 	return c, hex.EncodeToString(sum[:]), nil
 }
 
-func newReport(c *simulate.Cohort, fingerprint string, o Options) Report {
-	ids := make([]string, len(c.Athletes))
-	for i, a := range c.Athletes {
-		ids[i] = a.ID
+// loadedData describes the data a run trains on: the card's data section (with the
+// fingerprint) and every athlete.
+type loadedData struct {
+	card     CardData
+	athletes []string
+}
+
+// loadData builds the datasets from o.Source or, without one, from the cohort in
+// o.Data, reporting two steps.
+func loadData(ctx context.Context, o Options, step func(int, string)) (Datasets,
+	loadedData, error) {
+	if o.Source != nil {
+		ds, err := DatasetsFromRecords(ctx, o.Source)
+		if err != nil {
+			return Datasets{}, loadedData{}, err
+		}
+		step(1, "read training set")
+		step(2, "build datasets")
+		data := loadedData{card: CardData{Generator: "training set",
+			Fingerprint: o.Source.Fingerprint()}}
+		for _, d := range []*Dataset{ds.Sweat, ds.Thermal, ds.Anomaly} {
+			if d != nil {
+				data.athletes = append(data.athletes, d.Athletes...)
+			}
+		}
+		slices.Sort(data.athletes)
+		data.athletes = slices.Compact(data.athletes)
+		data.card.Athletes = len(data.athletes)
+		return ds, data, nil
 	}
-	train, test := SplitAthletes(ids, o.TestShare, o.Seed)
+
+	cohort, fingerprint, err := loadCohort(o.Data)
+	if err != nil {
+		return Datasets{}, loadedData{}, err
+	}
+	step(1, "load cohort")
+	ds, err := buildDatasets(ctx, &cohort, o.Workers, o.Labels)
+	if err != nil {
+		return Datasets{}, loadedData{}, err
+	}
+	step(2, "build datasets")
+	data := loadedData{card: CardData{Generator: cohort.Manifest.GeneratorVersion,
+		CohortSeed: cohort.Manifest.Seed, Fingerprint: fingerprint,
+		Athletes: len(cohort.Athletes), Sessions: len(cohort.Sessions)}}
+	for _, a := range cohort.Athletes {
+		data.athletes = append(data.athletes, a.ID)
+	}
+	return ds, data, nil
+}
+
+func newReport(data loadedData, o Options) Report {
+	train, test := SplitAthletes(data.athletes, o.TestShare, o.Seed)
+	card := data.card
+	card.TrainAthletes, card.TestAthletes = len(train), len(test)
 	return Report{
-		Data: CardData{
-			Generator: c.Manifest.GeneratorVersion, CohortSeed: c.Manifest.Seed,
-			Fingerprint: fingerprint, Athletes: len(c.Athletes), Sessions: len(c.Sessions),
-			TrainAthletes: len(train), TestAthletes: len(test),
-		},
-		Seed: o.Seed, TrainAthletes: train, TestAthletes: test,
+		Data: card, Seed: o.Seed, TrainAthletes: train, TestAthletes: test,
+		Fingerprints: Fingerprints{Data: "sha256:" + card.Fingerprint,
+			Config: o.Fingerprint(), Code: o.CodeVersion, Seed: o.Seed},
+		RunID: runID(card.Fingerprint, o),
 	}
 }
 
@@ -272,12 +466,17 @@ func trainFamily(ctx context.Context, d *Dataset, split athleteSplit,
 	if err != nil {
 		return FamilyReport{}, err
 	}
-	sum := sha256.Sum256(data)
+	ref, err := referenceProfile(m, train)
+	if err != nil {
+		return FamilyReport{}, err
+	}
+	sum, refSum := sha256.Sum256(data), sha256.Sum256(ref)
 	return FamilyReport{
 		Family: d.Family.Name, Algorithm: m.Algorithm(), Penalty: m.Lambda,
 		Threshold: m.Threshold, Interval: m.Interval, TrainRows: train.Rows(),
 		Inputs: inputCards(m, train), Evaluation: Evaluate(m, test), Export: check,
 		ONNX: data, ONNXSHA256: hex.EncodeToString(sum[:]),
+		Reference: ref, ReferenceSHA256: hex.EncodeToString(refSum[:]),
 	}, nil
 }
 
@@ -286,14 +485,13 @@ func newCard(fr FamilyReport, data CardData, o Options) Card {
 	use := familyUse[fr.Family]
 	f, _ := models.FamilyByName(fr.Family)
 	return Card{
-		Model: fr.Family, Description: f.Description, TrainedOn: "simulated", Data: data,
+		Model: fr.Family, Description: f.Description, TrainedOn: o.trainedOn(), Data: data,
 		Training: CardTraining{Algorithm: fr.Algorithm, Seed: o.Seed,
 			CodeVersion: o.CodeVersion, SchemaVersion: features.SchemaVersion,
 			TrainRows: fr.TrainRows, Penalty: fr.Penalty, Threshold: fr.Threshold,
 			Interval: fr.Interval},
 		Inputs: fr.Inputs, Outputs: f.Outputs, Evaluation: fr.Evaluation,
 		IntendedUse: use.use,
-		Limitations: append(append([]string(nil), commonLimitations...),
-			use.limitations...),
+		Limitations: append(limitations(o), use.limitations...),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -174,11 +175,22 @@ func TestRunDeterministic(t *testing.T) {
 	if !bytes.Equal(ja, jb) {
 		t.Errorf("reports differ between identical runs:\n%s\n%s", ja, jb)
 	}
+	ra, rb := a.Record(), b.Record()
+	if f := ra.Fingerprints; !strings.HasPrefix(f.Data, "sha256:") ||
+		!strings.HasPrefix(f.Config, "sha256:") || f.Code == "" || f.Seed != 3 {
+		t.Errorf("fingerprints %+v", f)
+	}
+	if !reflect.DeepEqual(ra, rb) {
+		t.Errorf("run records differ between identical runs:\n%+v\n%+v", ra, rb)
+	}
 
 	o.Seed = 4
 	c := run()
 	if slices.Equal(a.TestAthletes, c.TestAthletes) {
 		t.Error("seeds 3 and 4 hold out the same athletes")
+	}
+	if a.Fingerprints.Config == c.Fingerprints.Config || a.RunID == c.RunID {
+		t.Error("seeds 3 and 4 share a config fingerprint or run id")
 	}
 }
 

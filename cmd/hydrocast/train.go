@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,66 +18,174 @@ import (
 
 type trainFlags struct {
 	opts       training.Options
+	config     string
+	gates      []string
+	families   []string
 	reportJSON string
+	record     string
 	dryRun     bool
+	on         string
+	vertex     vertexFlags
 }
 
-func newTrainCommand(g *globals) *cobra.Command {
-	f := &trainFlags{opts: training.DefaultOptions()}
-	cmd := &cobra.Command{
-		Use:   "train",
-		Short: "Train the three model families, check them against baselines and publish",
-		Long: `Train replays a cohort's sessions through the feature store's windows (the same
-code that serves), holds out a share of the athletes, fits the sweat-rate,
-thermal-trajectory and anomaly models with gonum, compares each with its physiology
-baseline on the held-out athletes, exports it to ONNX, checks ONNX Runtime's outputs
-against the Go model's, and publishes the three versions to the registry with model
-cards, metrics and lineage.
+// errRefused means at least one candidate was refused by its publication gates.
+var errRefused = errors.New("candidate refused by the publication gates")
 
-The same data, options and seed give byte-identical ONNX files and identical metrics.`,
-		Example: `  hydrocast simulate --athletes 60 --seed 7 --out var/cohort
-  hydrocast train --data var/cohort --publish-alias production`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.opts.Registry == "" {
-				f.opts.Registry = g.registry
-			}
-			if f.opts.Registry == "" {
-				f.opts.Registry = filepath.Join(g.home, "registry")
-			}
-			if f.dryRun {
-				f.opts.Registry = ""
-			}
-			f.opts.CodeVersion = version
-			return runTrain(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
-	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.opts.Data, "data", "", "cohort folder written by hydrocast simulate "+
-		"(required)")
-	fl.Uint64Var(&f.opts.Seed, "seed", f.opts.Seed, "seed of the athlete split and fits")
-	fl.Float64Var(&f.opts.TestShare, "test-share", f.opts.TestShare,
-		"share of athletes held out for evaluation")
-	fl.StringVar(&f.opts.PublishAlias, "publish-alias", "", "alias to move to the new "+
-		"versions, such as production; empty moves none")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "train and evaluate without publishing")
-	fl.StringVar(&f.reportJSON, "report", "", "also write the full report as JSON to this file")
-	fl.IntVar(&f.opts.Workers, "workers", 0, "athletes replayed at once (0: one per core)")
-	_ = cmd.MarkFlagRequired("data")
+func newTrainCommand(g *globals) *cobra.Command {
+	cmd, _ := trainCommand(g)
 	return cmd
 }
 
-func runTrain(ctx context.Context, f *trainFlags, stdout, stderr io.Writer) error {
-	if _, err := os.Stat(f.opts.Data); err != nil {
-		return fmt.Errorf("--data: %w", err)
+// trainCommand returns the train command and the flags it fills, which tests read.
+func trainCommand(g *globals) (*cobra.Command, *trainFlags) {
+	f := &trainFlags{opts: training.DefaultOptions()}
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train the model families, gate them against baselines and production, publish",
+		Long: `Train replays a cohort's sessions through the feature store's windows (the same
+code that serves), holds out a share of the athletes, fits the sweat-rate,
+thermal-trajectory and anomaly models with gonum, compares each with its physiology
+baseline and with the version now in production on the held-out athletes, exports it
+to ONNX, checks ONNX Runtime's outputs against the Go model's, and checks the
+publication gates. A candidate that passes is published with its model card, metrics,
+lineage and a reference profile of its inputs and outputs for drift reports; one that
+fails is recorded in the registry as a failed version with the reasons, and the
+command exits with status 1.
+
+A job file (--config, YAML) holds the source, labels, families, hyperparameters,
+split, seed, gates and publish settings; flags given on the command line override it.
+An unknown key in the file is an error. See docs/training.md.
+
+Every run writes a run record (JSON) with the fingerprints of its data, config, code
+and seed, the models' digests, metrics, gates and decisions, to <home>/runs/ or
+--record. The same data, config and seed give byte-identical ONNX files and
+identical metrics.
+
+With --on vertex the same job runs as a Vertex AI custom job on hydrocast's container
+image (--vertex-image), the job file passed along, the run record written to
+--vertex-output. With --vertex-mirror-artifacts each published version is also
+registered in the Vertex AI Model Registry.`,
+		Example: `  hydrocast simulate --athletes 60 --seed 7 --out var/cohort
+  hydrocast train --data var/cohort --publish-alias production
+  hydrocast train --config deploy/jobs/nightly.yaml
+  hydrocast train --config deploy/jobs/nightly.yaml --seed 9 --gate 'mae_vs_baseline < 0.9'
+  hydrocast train --config deploy/jobs/bigquery.yaml --on vertex \
+    --vertex-project hydro-prod --vertex-region europe-west4 \
+    --vertex-image europe-docker.pkg.dev/hydro-prod/images/hydrocast:1.4 \
+    --vertex-output gs://hydro-runs/nightly`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.resolve(cmd, g); err != nil {
+				return err
+			}
+			if f.on == "vertex" {
+				return submitVertex(cmd.Context(), cmd, f, g, cmd.OutOrStdout())
+			}
+			return runTrain(cmd.Context(), f, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "job file (YAML); flags override its settings")
+	fl.StringVar(&f.opts.Data, "data", "", "cohort folder written by hydrocast simulate "+
+		"(required unless the job file names source.parquet.dir)")
+	fl.Uint64Var(&f.opts.Seed, "seed", f.opts.Seed, "seed of the athlete split and fits")
+	fl.Float64Var(&f.opts.TestShare, "test-share", f.opts.TestShare,
+		"share of athletes held out for evaluation")
+	fl.StringSliceVar(&f.families, "family", nil, "families to train (repeat or "+
+		"comma-separate): sweat-rate, thermal-trajectory, anomaly; default all")
+	fl.StringArrayVar(&f.gates, "gate", nil, "publication gate such as "+
+		"'mae_vs_production <= 1.02' (repeatable; replaces the job file's gates)")
+	fl.StringVar(&f.opts.PublishAlias, "publish-alias", "", "alias to move to the new "+
+		"versions, such as production; empty moves none")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "train, evaluate and gate without publishing")
+	fl.StringVar(&f.reportJSON, "report", "", "also write the full report as JSON to this file")
+	fl.StringVar(&f.record, "record", "", "write the run record here "+
+		"(default <home>/runs/<run id>.json)")
+	fl.IntVar(&f.opts.Workers, "workers", 0, "athletes replayed at once (0: one per core)")
+	fl.StringVar(&f.on, "on", "local", "where to train: local, or vertex to submit a "+
+		"Vertex AI custom job running the same image (see --vertex-*)")
+	f.vertex.register(fl)
+	return cmd, f
+}
+
+// resolve merges the job file, then the flags the user set, into f.opts.
+func (f *trainFlags) resolve(cmd *cobra.Command, g *globals) error {
+	if f.on != "local" && f.on != "vertex" {
+		return fmt.Errorf("--on %q: want local or vertex", f.on)
+	}
+	flagged := f.opts // the flags' values, defaults included
+	if f.config != "" {
+		c, err := readJobConfig(f.config)
+		if err != nil {
+			return err
+		}
+		f.opts = training.DefaultOptions()
+		if err := c.apply(&f.opts); err != nil {
+			return fmt.Errorf("--config %s: %w", f.config, err)
+		}
+		set := cmd.Flags().Changed
+		if set("data") {
+			f.opts.Data = flagged.Data
+		}
+		if set("seed") {
+			f.opts.Seed = flagged.Seed
+		}
+		if set("test-share") {
+			f.opts.TestShare = flagged.TestShare
+		}
+		if set("publish-alias") {
+			f.opts.PublishAlias = flagged.PublishAlias
+		}
+		f.opts.Workers = flagged.Workers
+	}
+	if cmd.Flags().Changed("family") {
+		f.opts.Families = f.families
+	}
+	if cmd.Flags().Changed("gate") {
+		gates, err := parseGates(f.gates)
+		if err != nil {
+			return fmt.Errorf("--gate: %w", err)
+		}
+		f.opts.Gates = gates
+	}
+	if f.opts.Data == "" && f.opts.Source == nil {
+		return errors.New("--data: required (or a source in the job file)")
+	}
+
+	if f.opts.Registry == "" {
+		f.opts.Registry = g.registry
+	}
+	if f.opts.Registry == "" {
+		f.opts.Registry = filepath.Join(g.home, "registry")
+	}
+	if f.dryRun {
+		f.opts.Registry = ""
+	}
+	f.opts.CodeVersion = codeVersion()
+	return nil
+}
+
+func runTrain(ctx context.Context, f *trainFlags, g *globals, stdout, stderr io.Writer) error {
+	if c, ok := f.opts.Source.(io.Closer); ok {
+		defer c.Close()
+	}
+	if f.opts.Source == nil {
+		if _, err := os.Stat(f.opts.Data); err != nil {
+			return fmt.Errorf("--data: %w", err)
+		}
 	}
 	began := time.Now()
+	log := g.logger()
 	var bar *progress
+	terminal := onTerminal(stderr)
 	rep, err := training.Run(ctx, f.opts, func(p training.Progress) {
 		if bar == nil {
 			bar = newProgress(stderr, p.Total, "training")
 		}
 		bar.set(p.Done)
+		if !terminal {
+			log.Info("training step", "step", p.Step, "done", p.Done, "total", p.Total)
+		}
 	})
 	if bar != nil {
 		bar.finish()
@@ -85,31 +195,63 @@ func runTrain(ctx context.Context, f *trainFlags, stdout, stderr io.Writer) erro
 	}
 	printReport(stdout, &rep)
 	fmt.Fprintf(stdout, "trained in %s\n", time.Since(began).Round(time.Millisecond))
+
 	if f.reportJSON != "" {
-		data, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
+		if err := writeJSON(f.reportJSON, rep); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+	}
+	path := f.record
+	if path == "" {
+		path = filepath.Join(g.home, "runs", rep.RunID+".json")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		return writeFileAtomic(f.reportJSON, data)
+	}
+	if err := writeJSON(path, rep.Record()); err != nil {
+		return fmt.Errorf("--record: %w", err)
+	}
+	fmt.Fprintf(stdout, "run record %s\n", path)
+	if f.vertex.mirror != "" && f.opts.Registry != "" {
+		if err := mirrorVertex(ctx, f, &rep, stdout); err != nil {
+			return err
+		}
+	}
+	log.Info("training run finished", "run_id", rep.RunID, "accepted", rep.Accepted(),
+		slog.Duration("elapsed", time.Since(began)))
+	if !rep.Accepted() {
+		return fmt.Errorf("run %s: %w (see %s)", rep.RunID, errRefused, path)
 	}
 	return nil
 }
 
-// printReport shows, per family, the held-out metrics against the baseline, the goals
-// and the published version.
+// writeJSON writes v as indented JSON to path, replacing it atomically.
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(data, '\n'))
+}
+
+// printReport shows, per family, the held-out metrics against the baseline and
+// production, the goals, the gates and the decision.
 func printReport(w io.Writer, rep *training.Report) {
-	fmt.Fprintf(w, "%d athletes for training, %d held out\n", len(rep.TrainAthletes),
-		len(rep.TestAthletes))
+	fmt.Fprintf(w, "run %s: %d athletes for training, %d held out\n", rep.RunID,
+		len(rep.TrainAthletes), len(rep.TestAthletes))
 	for _, fr := range rep.Families {
-		published := "not published"
-		if fr.Version > 0 {
-			published = fmt.Sprintf("published as version %d", fr.Version)
-		}
 		fmt.Fprintf(w, "\n%s (%s, %d training rows): %s\n", fr.Family, fr.Algorithm,
-			fr.TrainRows, published)
-		for _, o := range fr.Evaluation.Outputs {
-			fmt.Fprintf(w, "  %-26s MAE %.3f RMSE %.3f  baseline MAE %.3f RMSE %.3f\n",
+			fr.TrainRows, decision(fr))
+		for i, o := range fr.Evaluation.Outputs {
+			fmt.Fprintf(w, "  %-26s MAE %.3f RMSE %.3f  baseline MAE %.3f RMSE %.3f",
 				o.Name, o.Model.MAE, o.Model.RMSE, o.Baseline.MAE, o.Baseline.RMSE)
+			if p := fr.Production; p != nil && i < len(p.Outputs) {
+				fmt.Fprintf(w, "  production v%d MAE %.3f", p.Version, p.Outputs[i].MAE)
+			}
+			fmt.Fprintln(w)
+		}
+		if p := fr.Production; p != nil && p.Error != "" {
+			fmt.Fprintf(w, "  production v%d not compared: %s\n", p.Version, p.Error)
 		}
 		for _, g := range fr.Evaluation.Goals {
 			mark := "met   "
@@ -118,5 +260,25 @@ func printReport(w io.Writer, rep *training.Report) {
 			}
 			fmt.Fprintf(w, "  goal %s %s: %s\n", mark, g.Name, g.Detail)
 		}
+		for _, g := range fr.Gates {
+			mark := "passed"
+			if !g.Passed {
+				mark = "FAILED"
+			}
+			fmt.Fprintf(w, "  gate %s %s: %.4g %s\n", mark, g.Gate, g.Value, g.Detail)
+		}
 	}
+}
+
+// decision says what became of a family's candidate.
+func decision(fr training.FamilyReport) string {
+	switch {
+	case fr.Refused && fr.Version > 0:
+		return fmt.Sprintf("refused, recorded as failed version %d", fr.Version)
+	case fr.Refused:
+		return "refused"
+	case fr.Version > 0:
+		return fmt.Sprintf("published as version %d", fr.Version)
+	}
+	return "not published"
 }

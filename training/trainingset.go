@@ -1,0 +1,250 @@
+package training
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/hydrocast/hydrocast/features"
+	"github.com/hydrocast/hydrocast/models"
+)
+
+// Columns of a training set besides the features, which are named as in the feature
+// schema. A row is one labelled instant of one athlete: the feature vector serving
+// had then, and the labels known later.
+const (
+	ColumnAthlete = "athlete_id" // utf8, required
+	ColumnAsOf    = "as_of"      // timestamp, required
+	// ColumnSession groups an athlete's rows into sessions for the anomaly family's
+	// fault events; without it, rows group by athlete and UTC day.
+	ColumnSession = "session_id"
+	// LabelSweatBaseline is the physiology baseline's sweat rate for the row's
+	// session (L/h), which needs the whole session's weather and effort; without it
+	// the sweat family has no baseline to be compared with.
+	LabelSweatBaseline = "baseline_sweat_rate_l_per_h"
+	// LabelFault is 1 (or true) when a sensor fault touched the last five minutes.
+	LabelFault = "sensor_fault"
+)
+
+// The sweat family's label is the column models.OutSweatRate and the thermal
+// family's are models.OutCoreTemp15m, 30m and 60m; a row joins a family's dataset
+// when one of its labels is present.
+
+// ErrTrainingSet means a training-set record lacks a required column or has one of
+// an unusable type.
+var ErrTrainingSet = errors.New("invalid training set")
+
+// RecordSource supplies a training set as Arrow record batches, streamed: Records
+// yields each batch once and releases it after yield returns, so memory holds one
+// batch at a time. Fingerprint identifies the data that was streamed, as lowercase
+// hex (a SHA-256), and is valid once Records has been read to the end.
+type RecordSource interface {
+	Records(ctx context.Context) iter.Seq2[arrow.Record, error]
+	Fingerprint() string
+}
+
+// DatasetsFromRecords builds the three families' datasets from a training set, a
+// batch at a time. Baselines are computed from the row's features as serving
+// would (flat ECTemp core temperature, the anomaly rule), except the sweat
+// baseline, read from LabelSweatBaseline.
+func DatasetsFromRecords(ctx context.Context, src RecordSource) (Datasets, error) {
+	tabs, err := newFamilyTables()
+	if err != nil {
+		return Datasets{}, err
+	}
+	v := features.NewVector()
+	for rec, err := range src.Records(ctx) {
+		if err != nil {
+			return Datasets{}, fmt.Errorf("read training set: %w", err)
+		}
+		if err := addRecord(tabs, rec, v); err != nil {
+			return Datasets{}, err
+		}
+	}
+	// A training set may label some families only; Run refuses to train a family
+	// whose dataset is nil.
+	var d Datasets
+	for _, f := range []struct {
+		t   *table
+		dst **Dataset
+	}{{tabs.sweat, &d.Sweat}, {tabs.thermal, &d.Thermal}, {tabs.anomaly, &d.Anomaly}} {
+		if len(f.t.athletes) == 0 {
+			continue
+		}
+		if *f.dst, err = f.t.dataset(); err != nil {
+			return Datasets{}, err
+		}
+	}
+	return d, nil
+}
+
+// addRecord appends the rows of one batch to the family tables.
+func addRecord(t *familyTables, rec arrow.Record, v *features.Vector) error {
+	cols, err := trainingColumns(rec)
+	if err != nil {
+		return err
+	}
+	for i := range int(rec.NumRows()) {
+		if cols.athlete.IsNull(i) || cols.asOf.IsNull(i) {
+			return fmt.Errorf("%w: row without %s or %s", ErrTrainingSet, ColumnAthlete,
+				ColumnAsOf)
+		}
+		athlete := cols.athlete.Value(i)
+		asOf := cols.asOf.Value(i).ToTime(cols.unit)
+		v.Reset(athlete, asOf)
+		for k, c := range cols.features {
+			if x := c(i); !math.IsNaN(x) {
+				v.Values[cols.featureIdx[k]] = x
+				v.Status[cols.featureIdx[k]] = features.StatusPresent
+			}
+		}
+		when := Timeline{Session: cols.session(i, athlete, asOf),
+			Minute: int(asOf.Unix() / 60)}
+
+		if y := cols.label(models.OutSweatRate, i); !math.IsNaN(y) {
+			t.sweat.add(v, []float64{y}, []float64{cols.label(LabelSweatBaseline, i)}, when)
+		}
+		labels := make([]float64, len(thermalHorizons))
+		baseline := make([]float64, len(thermalHorizons))
+		labelled := false
+		for h, name := range []string{models.OutCoreTemp15m, models.OutCoreTemp30m,
+			models.OutCoreTemp60m} {
+			labels[h], baseline[h] = cols.label(name, i), FlatCoreTemp(v)
+			labelled = labelled || !math.IsNaN(labels[h])
+		}
+		if labelled {
+			t.thermal.add(v, labels, baseline, when)
+		}
+		if y := cols.label(LabelFault, i); !math.IsNaN(y) {
+			t.anomaly.add(v, []float64{min(y, 1)}, []float64{RuleAnomalyScore(v)}, when)
+		}
+	}
+	return nil
+}
+
+// newFamilyTables returns empty tables of the three families.
+func newFamilyTables() (*familyTables, error) {
+	var ts [3]*table
+	for i, name := range AllFamilies {
+		f, ok := models.FamilyByName(name)
+		if !ok {
+			return nil, fmt.Errorf("model family %s is not declared", name)
+		}
+		t, err := newTable(f)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = t
+	}
+	return &familyTables{sweat: ts[0], thermal: ts[1], anomaly: ts[2]}, nil
+}
+
+// trainingCols reads one batch's columns by name.
+type trainingCols struct {
+	athlete    *array.String
+	asOf       *array.Timestamp
+	unit       arrow.TimeUnit
+	sessions   *array.String
+	features   []func(int) float64
+	featureIdx []int
+	labels     map[string]func(int) float64
+}
+
+func trainingColumns(rec arrow.Record) (*trainingCols, error) {
+	c := &trainingCols{labels: map[string]func(int) float64{}}
+	sc := rec.Schema()
+	for j, f := range sc.Fields() {
+		col := rec.Column(j)
+		switch f.Name {
+		case ColumnAthlete:
+			a, ok := col.(*array.String)
+			if !ok {
+				return nil, fmt.Errorf("%w: column %s is %s, want a string", ErrTrainingSet,
+					f.Name, f.Type)
+			}
+			c.athlete = a
+			continue
+		case ColumnAsOf:
+			ts, ok := col.(*array.Timestamp)
+			if !ok {
+				return nil, fmt.Errorf("%w: column %s is %s, want a timestamp",
+					ErrTrainingSet, f.Name, f.Type)
+			}
+			c.asOf, c.unit = ts, f.Type.(*arrow.TimestampType).Unit
+			continue
+		case ColumnSession:
+			if s, ok := col.(*array.String); ok {
+				c.sessions = s
+			}
+			continue
+		}
+		get, ok := numberColumn(col)
+		if !ok {
+			continue // a column training does not read, such as a feature's status
+		}
+		if idx, isFeature := features.CurrentSchema().Index(f.Name); isFeature {
+			c.features = append(c.features, get)
+			c.featureIdx = append(c.featureIdx, idx)
+			continue
+		}
+		c.labels[f.Name] = get
+	}
+	if c.athlete == nil || c.asOf == nil {
+		return nil, fmt.Errorf("%w: want columns %s (string) and %s (timestamp)",
+			ErrTrainingSet, ColumnAthlete, ColumnAsOf)
+	}
+	return c, nil
+}
+
+// numberColumn returns a reader of a numeric or boolean column as float64, NaN where
+// null; false for other types.
+func numberColumn(col arrow.Array) (func(int) float64, bool) {
+	var get func(int) float64
+	switch a := col.(type) {
+	case *array.Float64:
+		get = func(i int) float64 { return a.Value(i) }
+	case *array.Float32:
+		get = func(i int) float64 { return float64(a.Value(i)) }
+	case *array.Int64:
+		get = func(i int) float64 { return float64(a.Value(i)) }
+	case *array.Int32:
+		get = func(i int) float64 { return float64(a.Value(i)) }
+	case *array.Boolean:
+		get = func(i int) float64 {
+			if a.Value(i) {
+				return 1
+			}
+			return 0
+		}
+	default:
+		return nil, false
+	}
+	return func(i int) float64 {
+		if col.IsNull(i) {
+			return math.NaN()
+		}
+		return get(i)
+	}, true
+}
+
+// label returns the named label of row i, NaN when the column is absent or null.
+func (c *trainingCols) label(name string, i int) float64 {
+	if get, ok := c.labels[name]; ok {
+		return get(i)
+	}
+	return math.NaN()
+}
+
+// session names row i's session: its session_id, else the athlete and UTC day.
+func (c *trainingCols) session(i int, athlete string, asOf time.Time) string {
+	if c.sessions != nil && !c.sessions.IsNull(i) {
+		return c.sessions.Value(i)
+	}
+	return athlete + "/" + asOf.UTC().Format(time.DateOnly)
+}
