@@ -48,6 +48,11 @@ func TestOnlineStoreByEnvironment(t *testing.T) {
 			if err != nil {
 				t.Fatalf("redis addr: %v", err)
 			}
+			// serve takes the address as a flag until it reads hydrocast.yaml.
+			if got := envValue(t, objs, "HYDROCAST_REDIS_ADDR"); got != cfg.Features.Redis.Addr {
+				t.Errorf("hydrocast-env HYDROCAST_REDIS_ADDR %q, hydrocast.yaml says %q", got,
+					cfg.Features.Redis.Addr)
+			}
 
 			var statefulSet, service bool
 			for _, o := range objs {
@@ -78,6 +83,19 @@ func TestOnlineStoreByEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// envValue returns a key of the generated hydrocast-env ConfigMap.
+func envValue(t *testing.T, objs []runtime.Object, key string) string {
+	t.Helper()
+	for _, o := range objs {
+		cm, ok := o.(*corev1.ConfigMap)
+		if ok && strings.HasPrefix(cm.Name, "hydrocast-env-") {
+			return cm.Data[key]
+		}
+	}
+	t.Fatal("no hydrocast-env ConfigMap")
+	return ""
 }
 
 // configOf decodes hydrocast.yaml from the generated hydrocast-config ConfigMap.

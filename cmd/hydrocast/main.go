@@ -73,6 +73,7 @@ Environment variables:
 		newDriftCommand(g),
 		newEvalCommand(g),
 		newTokenCommand(g),
+		newCapacityCommand(g),
 	)
 	return root
 }

@@ -2,7 +2,7 @@
 // replicas for the inference server and the ingest worker, Redis memory, storage per
 // month and the cost per athlete-month at cloud list prices. It is arithmetic only;
 // `hydrocast capacity --bench bench.json` reads the figures and prints the plan, and
-// docs/scaling.md explains the model with its numbers.
+// docs/capacity.md explains the model with its numbers.
 package capacity
 
 import (

@@ -62,7 +62,7 @@ type Workload struct {
 // DefaultWorkload is the target of the plan: 50 million registered athletes, 10
 // million active in a month, 1 million exercising at the peak, a reading every 30 s and
 // an assessment every minute. The exercise hours, retention and training figures are
-// assumptions of this package, stated in docs/scaling.md.
+// assumptions of this package, stated in docs/capacity.md.
 func DefaultWorkload() Workload {
 	return Workload{
 		RegisteredAthletes:            50e6,
@@ -135,14 +135,14 @@ func DefaultPolicy() Policy {
 
 // Costs is a month's cost by line, in US dollars.
 type Costs struct {
-	Serve    float64 // inference server nodes
-	Ingest   float64 // ingest worker nodes
-	Training float64 // training run nodes
-	Cluster  float64 // GKE cluster management fee
-	Redis    float64 // Memorystore for Redis
-	Storage  float64 // Parquet files in Cloud Storage
-	BigQuery float64 // BigQuery storage of the readings
-	PubSub   float64 // Pub/Sub throughput
+	Serve    float64 `json:"serve"`    // inference server nodes
+	Ingest   float64 `json:"ingest"`   // ingest worker nodes
+	Training float64 `json:"training"` // training run nodes
+	Cluster  float64 `json:"cluster"`  // GKE cluster management fee
+	Redis    float64 `json:"redis"`    // Memorystore for Redis
+	Storage  float64 `json:"storage"`  // Parquet files in Cloud Storage
+	BigQuery float64 `json:"bigquery"` // BigQuery storage of the readings
+	PubSub   float64 `json:"pubsub"`   // Pub/Sub throughput
 }
 
 // Total is the sum of the lines.
@@ -153,58 +153,58 @@ func (c Costs) Total() float64 {
 
 // Plan is the model's output for one workload.
 type Plan struct {
-	PeakReadingsPerSecond    float64
-	PeakAssessmentsPerSecond float64
+	PeakReadingsPerSecond    float64 `json:"peak_readings_per_second"`
+	PeakAssessmentsPerSecond float64 `json:"peak_assessments_per_second"`
 
 	// AverageExercising is how many athletes stream at an average moment of the month.
-	AverageExercising float64
+	AverageExercising float64 `json:"average_exercising"`
 
 	// Cores needed at the peak, and the replicas that carry them.
-	ServeCoresPeak     float64
-	IngestCoresPeak    float64
-	ServeReplicasPeak  int
-	IngestReplicasPeak int
+	ServeCoresPeak     float64 `json:"serve_cores_peak"`
+	IngestCoresPeak    float64 `json:"ingest_cores_peak"`
+	ServeReplicasPeak  int     `json:"serve_replicas_peak"`
+	IngestReplicasPeak int     `json:"ingest_replicas_peak"`
 
 	// Cores held on average when the autoscalers follow the load, floors included.
-	ServeCoresAverage  float64
-	IngestCoresAverage float64
+	ServeCoresAverage  float64 `json:"serve_cores_average"`
+	IngestCoresAverage float64 `json:"ingest_cores_average"`
 
-	TrainingCoreHoursPerMonth float64
+	TrainingCoreHoursPerMonth float64 `json:"training_core_hours_per_month"`
 
 	// RedisAthletes is how many athletes hold state in Redis at the peak: those
 	// exercising and those who stopped less than the idle TTL ago.
-	RedisAthletes float64
+	RedisAthletes float64 `json:"redis_athletes"`
 
 	// RedisGiB is the Memorystore capacity to provision, for the peak.
-	RedisGiB float64
+	RedisGiB float64 `json:"redis_gib"`
 
 	// RedisBytesPerSecondPeak is the traffic between hydrocast and Redis at the peak:
 	// an update reads and writes an athlete's state, an assessment reads it.
-	RedisBytesPerSecondPeak float64
+	RedisBytesPerSecondPeak float64 `json:"redis_bytes_per_second_peak"`
 
-	ReadingsPerMonth float64
+	ReadingsPerMonth float64 `json:"readings_per_month"`
 
 	// Storage added each month and held once RetentionMonths have accumulated.
-	ParquetGiBPerMonth  float64
-	ParquetGiBHeld      float64
-	BigQueryGiBPerMonth float64
-	BigQueryGiBHeld     float64
+	ParquetGiBPerMonth  float64 `json:"parquet_gib_per_month"`
+	ParquetGiBHeld      float64 `json:"parquet_gib_held"`
+	BigQueryGiBPerMonth float64 `json:"bigquery_gib_per_month"`
+	BigQueryGiBHeld     float64 `json:"bigquery_gib_held"`
 
-	PubSubTiBPerMonth float64
+	PubSubTiBPerMonth float64 `json:"pubsub_tib_per_month"`
 
 	// Monthly assumes the cluster autoscaler follows the HPAs, so nodes are paid for
 	// the average load; PeakProvisioned keeps the peak's nodes all month, the bound for
 	// a cluster that does not scale down.
-	Monthly         Costs
-	PeakProvisioned Costs
+	Monthly         Costs `json:"monthly"`
+	PeakProvisioned Costs `json:"peak_provisioned"`
 
 	// PerAthleteMonth divides Monthly by the registered athletes; PerActiveAthleteMonth
 	// by the active ones.
-	PerAthleteMonth       float64
-	PerActiveAthleteMonth float64
+	PerAthleteMonth       float64 `json:"per_athlete_month"`
+	PerActiveAthleteMonth float64 `json:"per_active_athlete_month"`
 
 	// Warnings name limits the plan runs into.
-	Warnings []string
+	Warnings []string `json:"warnings"`
 }
 
 // Limits of one Memorystore for Redis instance: 300 GB of data and 16 Gbit/s of

@@ -4,40 +4,40 @@ package capacity
 // tiers.
 type Prices struct {
 	// Region is where the prices apply.
-	Region string
+	Region string `json:"region"`
 
 	// AsOf is the date the prices were read, YYYY-MM-DD.
-	AsOf string
+	AsOf string `json:"as_of"`
 
 	// VCPUHour and NodeGiBHour price the node machine type per vCPU-hour and per
 	// GiB-hour of memory (GKE Standard bills the Compute Engine nodes).
-	VCPUHour    float64
-	NodeGiBHour float64
+	VCPUHour    float64 `json:"vcpu_hour"`
+	NodeGiBHour float64 `json:"node_gib_hour"`
 
 	// ClusterHour is the GKE cluster management fee per cluster-hour.
-	ClusterHour float64
+	ClusterHour float64 `json:"cluster_hour"`
 
 	// RedisGiBHour is Memorystore for Redis capacity per GiB-hour.
-	RedisGiBHour float64
+	RedisGiBHour float64 `json:"redis_gib_hour"`
 
 	// StorageGiBMonth is Cloud Storage Standard per GiB-month.
-	StorageGiBMonth float64
+	StorageGiBMonth float64 `json:"storage_gib_month"`
 
 	// BigQueryActiveGiBMonth and BigQueryLongTermGiBMonth are BigQuery logical storage
 	// per GiB-month, for data modified in the last 90 days and for older data.
-	BigQueryActiveGiBMonth   float64
-	BigQueryLongTermGiBMonth float64
+	BigQueryActiveGiBMonth   float64 `json:"bigquery_active_gib_month"`
+	BigQueryLongTermGiBMonth float64 `json:"bigquery_long_term_gib_month"`
 
 	// PubSubTiB is Pub/Sub throughput (publish and delivery each count) per TiB.
-	PubSubTiB float64
+	PubSubTiB float64 `json:"pubsub_tib"`
 
 	// Assumed names the prices that could not be confirmed from a published list and
 	// are estimates; a report prints them as such.
-	Assumed []string
+	Assumed []string `json:"assumed"`
 }
 
 // ListPrices are Google Cloud's list prices for us-central1 (Iowa), read on 2026-12-03.
-// docs/scaling.md gives the source of each and how it was confirmed; the Memorystore
+// docs/capacity.md gives the source of each and how it was confirmed; the Memorystore
 // price is an assumption.
 func ListPrices() Prices {
 	return Prices{

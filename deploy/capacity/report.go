@@ -119,3 +119,76 @@ func count(n float64) string {
 		return fmt.Sprintf("%.0f", n)
 	}
 }
+
+// Summary is a plan with everything it was computed from, the form
+// `hydrocast capacity --format json` prints.
+type Summary struct {
+	Bench    Bench           `json:"bench"`
+	Sources  []Source        `json:"sources"`
+	Workload WorkloadSummary `json:"workload"`
+	Prices   Prices          `json:"prices"`
+	Plan     Plan            `json:"plan"`
+
+	// PlanLow and PlanHigh are the business plan's band per registered
+	// athlete-month, in US dollars; AgainstPlan places Plan.PerAthleteMonth in it.
+	PlanLow     float64 `json:"plan_low_per_athlete_month"`
+	PlanHigh    float64 `json:"plan_high_per_athlete_month"`
+	AgainstPlan string  `json:"against_plan"`
+}
+
+// WorkloadSummary is a Workload with its durations in seconds.
+type WorkloadSummary struct {
+	RegisteredAthletes            float64 `json:"registered_athletes"`
+	ActiveAthletes                float64 `json:"active_athletes"`
+	PeakExercising                float64 `json:"peak_exercising"`
+	ExerciseHoursPerActiveAthlete float64 `json:"exercise_hours_per_active_athlete"`
+	SessionSeconds                float64 `json:"session_seconds"`
+	ReadingIntervalSeconds        float64 `json:"reading_interval_seconds"`
+	AssessmentIntervalSeconds     float64 `json:"assessment_interval_seconds"`
+	RetentionMonths               float64 `json:"retention_months"`
+	TrainingRunsPerMonth          float64 `json:"training_runs_per_month"`
+	TrainingRowsPerRun            float64 `json:"training_rows_per_run"`
+}
+
+// Summarize gathers a plan and its inputs for printing as JSON.
+func Summarize(b Bench, sources []Source, w Workload, pr Prices, p Plan) Summary {
+	return Summary{
+		Bench:   b,
+		Sources: sources,
+		Workload: WorkloadSummary{
+			RegisteredAthletes:            w.RegisteredAthletes,
+			ActiveAthletes:                w.ActiveAthletes,
+			PeakExercising:                w.PeakExercising,
+			ExerciseHoursPerActiveAthlete: w.ExerciseHoursPerActiveAthlete,
+			SessionSeconds:                w.SessionLength.Seconds(),
+			ReadingIntervalSeconds:        w.ReadingInterval.Seconds(),
+			AssessmentIntervalSeconds:     w.AssessmentInterval.Seconds(),
+			RetentionMonths:               w.RetentionMonths,
+			TrainingRunsPerMonth:          w.TrainingRunsPerMonth,
+			TrainingRowsPerRun:            w.TrainingRowsPerRun,
+		},
+		Prices:      pr,
+		Plan:        p,
+		PlanLow:     PlanLowPerAthleteMonth,
+		PlanHigh:    PlanHighPerAthleteMonth,
+		AgainstPlan: againstPlan(p.PerAthleteMonth),
+	}
+}
+
+// WriteSources prints which figures came from the bench file and which from the
+// baseline, one line each, after a report.
+func WriteSources(out io.Writer, b Bench, sources []Source) error {
+	if _, err := fmt.Fprintf(out, "figures: %s\n", b.MeasuredOn); err != nil {
+		return fmt.Errorf("write capacity report: %w", err)
+	}
+	for _, s := range sources {
+		from := s.From
+		if s.Figure != "" {
+			from += " (" + s.Figure + ")"
+		}
+		if _, err := fmt.Fprintf(out, "  %-40s %s\n", s.Field, from); err != nil {
+			return fmt.Errorf("write capacity report: %w", err)
+		}
+	}
+	return nil
+}
