@@ -80,6 +80,7 @@ func (m *moments) add(x, v float64, t int64) {
 // nested, so one pass serves all three: each is written out when the walk leaves it.
 func (w *AthleteWindow) fillWindows(dst *Vector, end int, at int64) {
 	var ms [numWindowed]moments
+	var runs [len(unchangedSignals)]unchangedRun
 	c := w.rows.capacity()
 	span := 0
 	i := end - 1
@@ -101,6 +102,17 @@ func (w *AthleteWindow) fillWindows(dst *Vector, end int, at int64) {
 				ms[b].add(x, float64(v), t)
 			}
 		}
+		for k, s := range unchangedSignals {
+			if v := w.rows.vals[int(s)*c+p]; !isNaN32(v) {
+				runs[k].add(v, t)
+			}
+		}
+	}
+	for k, u := range runs {
+		if u.seen {
+			dst.set(unchangedIndex[k], float64(u.newest-u.oldest)/float64(minuteMs),
+				u.newest, at)
+		}
 	}
 	for ; span < numSpans; span++ {
 		for b := range ms {
@@ -121,6 +133,33 @@ func (w *AthleteWindow) fillWindows(dst *Vector, end int, at int64) {
 				break
 			}
 		}
+	}
+}
+
+// The body-worn signals whose unchanged-run length is a feature, and its index.
+var (
+	unchangedSignals = [...]Signal{HeartRate, SkinTemp}
+	unchangedIndex   = [...]int{idxHeartRateUnchanged, idxSkinTempUnchanged}
+)
+
+// unchangedRun follows, walking back from the newest reading, the run of readings
+// that repeat the newest value exactly: its span is how long the sensor has reported
+// the same number, which a stuck sensor does and a working one rarely does for long.
+type unchangedRun struct {
+	value          float32
+	newest, oldest int64 // event times of the run's ends, Unix ms
+	seen, broken   bool
+}
+
+func (u *unchangedRun) add(v float32, t int64) {
+	switch {
+	case u.broken:
+	case !u.seen:
+		u.value, u.newest, u.oldest, u.seen = v, t, t, true
+	case v == u.value:
+		u.oldest = t
+	default:
+		u.broken = true
 	}
 }
 

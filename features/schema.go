@@ -9,7 +9,7 @@ import (
 // SchemaVersion is the version of the feature schema that this package computes. It
 // changes whenever a feature is added, removed, renamed, reordered or computed
 // differently, so that a model trained on one version is never fed another.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrUnknownFeature is returned when a feature name is not in the schema.
 var ErrUnknownFeature = errors.New("unknown feature")
@@ -81,6 +81,8 @@ const (
 	idxElapsed
 	idxMetabolic
 	idxBodyMass
+	idxHeartRateUnchanged
+	idxSkinTempUnchanged
 	numFeatures
 )
 
@@ -143,6 +145,10 @@ func buildSchema() *Schema {
 		Feature{"elapsed_min", "min", ttlSession},
 		Feature{"metabolic_rate_w_per_m2", "W/m²", ttlPhysiology},
 		Feature{"body_mass_kg", "kg", ttlBodyMass},
+		// How long a body-worn sensor has repeated its newest value exactly: a stuck
+		// sensor repeats it, a working one rarely does for long.
+		Feature{HeartRate.Name() + "_unchanged_min", "min", ttlBodyLast},
+		Feature{SkinTemp.Name() + "_unchanged_min", "min", ttlBodyLast},
 	)
 
 	sc := &Schema{version: SchemaVersion, features: fs, index: make(map[string]int, len(fs))}

@@ -14,9 +14,9 @@ func TestSchemaLayout(t *testing.T) {
 	if sc.Version() != SchemaVersion {
 		t.Errorf("version %d, want %d", sc.Version(), SchemaVersion)
 	}
-	// Six signals × (7 stats × 3 windows + last) + 8 derived.
-	if sc.Len() != 6*22+8 {
-		t.Errorf("%d features, want %d", sc.Len(), 6*22+8)
+	// Six signals × (7 stats × 3 windows + last) + 10 derived.
+	if sc.Len() != 6*22+10 {
+		t.Errorf("%d features, want %d", sc.Len(), 6*22+10)
 	}
 
 	cases := []struct {
@@ -42,6 +42,8 @@ func TestSchemaLayout(t *testing.T) {
 		{"elapsed_min", idxElapsed, "min", SessionGap},
 		{"metabolic_rate_w_per_m2", idxMetabolic, "W/m²", 5 * time.Minute},
 		{"body_mass_kg", idxBodyMass, "kg", 7 * 24 * time.Hour},
+		{"heart_rate_bpm_unchanged_min", idxHeartRateUnchanged, "min", 2 * time.Minute},
+		{"skin_temp_c_unchanged_min", idxSkinTempUnchanged, "min", 2 * time.Minute},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

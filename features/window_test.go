@@ -421,3 +421,40 @@ func assertSameVector(t *testing.T, got, want *Vector) {
 		}
 	}
 }
+
+func TestWindowUnchangedRun(t *testing.T) {
+	asOf := t0.Add(30 * time.Minute)
+	w := newTestWindow()
+	// Heart rate varies, then repeats 141 bpm for the last two minutes (five readings,
+	// one of them a skin-only reading without heart rate, which must not break the run).
+	bpms := []float64{150, 147, 141, 141, 141, 141, 141}
+	for i, bpm := range bpms {
+		at := asOf.Add(time.Duration(i-len(bpms)+1) * 30 * time.Second)
+		if res := w.Add(hrReading(at, bpm)); res != Applied {
+			t.Fatalf("add %v bpm: %v", bpm, res)
+		}
+	}
+	skin := reading("patch", asOf.Add(-45*time.Second), map[Signal]float64{SkinTemp: 33.5})
+	if res := w.Add(skin); res != Applied {
+		t.Fatalf("add skin: %v", res)
+	}
+	v := NewVector()
+	w.Vector(asOf, v)
+	wantFeature(t, v, "heart_rate_bpm_unchanged_min", 2, StatusPresent)
+	// One skin reading: a run of one reading spans no time.
+	wantFeature(t, v, "skin_temp_c_unchanged_min", 0, StatusPresent)
+
+	// A new value ends the run.
+	if res := w.Add(hrReading(asOf.Add(30*time.Second), 142)); res != Applied {
+		t.Fatalf("add: %v", res)
+	}
+	w.Vector(asOf.Add(30*time.Second), v)
+	wantFeature(t, v, "heart_rate_bpm_unchanged_min", 0, StatusPresent)
+
+	// Nothing for longer than the TTL: stale.
+	w.Vector(asOf.Add(10*time.Minute), v)
+	_, st := feature(t, v, "heart_rate_bpm_unchanged_min")
+	if st != StatusStale {
+		t.Errorf("after 10 quiet minutes status %v, want stale", st)
+	}
+}

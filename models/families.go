@@ -121,6 +121,7 @@ var Families = []Family{
 			"heart_rate_bpm_coverage_5m", "heart_rate_bpm_slope_5m", "heart_rate_bpm_last",
 			"heart_rate_bpm_mean_15m", "skin_temp_c_std_5m", "skin_temp_c_slope_5m",
 			"skin_temp_c_coverage_5m", "skin_temp_c_last", "ambient_temp_c_last",
+			"heart_rate_bpm_unchanged_min", "skin_temp_c_unchanged_min",
 		},
 		Outputs: []Output{
 			{OutAnomalyScore, "1", "probability-like score that a sensor fault is present"},

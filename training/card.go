@@ -139,6 +139,11 @@ var familyUse = map[string]struct {
 			"Trained on four simulated fault kinds (heart-rate dropouts, flat lines " +
 				"and spikes; skin-sensor flat lines and detachment); other faults are " +
 				"untested.",
+			"A skin sensor stuck on a value is seen by how long the value repeats. " +
+				"At whole-degree resolution (FIT files) a working sensor repeats its " +
+				"value for minutes too, so short skin flat lines there go unseen; " +
+				"evaluation does not count a flat line whose next reading rounds to " +
+				"the stuck value, since the data do not show it.",
 			"In a session's first five minutes the windows are partly empty, which " +
 				"looks like a dropout; scores there are less reliable.",
 			"The threshold was chosen on the training athletes' cross-validated " +

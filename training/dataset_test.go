@@ -122,19 +122,24 @@ func TestAnomalyLabels(t *testing.T) {
 	for i, w := range ds.Anomaly.When {
 		s := sessions[w.Session]
 		asOf := s.Start.Add(time.Duration(w.Minute) * time.Minute)
-		want := 0.0
+		want, onlyHidable := 0.0, true
 		for _, f := range c.Faults {
 			// A fault's readings lie in [Start, End]; it counts while any of them is
 			// within the five minutes up to asOf.
 			if f.SessionID == s.ID && !f.Start.After(asOf) &&
 				asOf.Sub(f.End) < 5*time.Minute {
 				want = 1
+				onlyHidable = onlyHidable && f.Kind == simulate.FlatLine &&
+					f.Signal == features.SkinTemp
 			}
 		}
-		if got := ds.Anomaly.Y.At(i, 0); got != want {
+		got := ds.Anomaly.Y.At(i, 0)
+		// A skin flat line may be left unlabelled when the whole-degree replay hides
+		// it (see visibleFaults); every other fault must be labelled.
+		if got != want && (got == 1 || !onlyHidable) {
 			t.Fatalf("session %s minute %d: label %v, want %v", s.ID, w.Minute, got, want)
 		}
-		positives += int(want)
+		positives += int(got)
 	}
 	if positives == 0 || positives == ds.Anomaly.Rows() {
 		t.Errorf("%d positive rows of %d", positives, ds.Anomaly.Rows())

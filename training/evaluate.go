@@ -44,7 +44,14 @@ type Evaluation struct {
 	Outputs   []OutputReport   `json:"outputs,omitempty"`   // regression families
 	Detection *DetectionReport `json:"detection,omitempty"` // the anomaly family
 	Goals     []Goal           `json:"goals"`
+
+	// CrossValidated is the sweat interval's coverage over all athletes, which its
+	// coverage goal is checked on; nil for the other families.
+	CrossValidated *CrossValidation `json:"cross_validated,omitempty"`
 }
+
+// coverageGoal names the sweat interval's coverage goal.
+const coverageGoal = "80 % interval covers 75–85 % of labels of athletes unseen in fitting"
 
 // Evaluate scores m and the family's baseline on the held-out dataset test and checks
 // the family's goals.
@@ -80,7 +87,7 @@ func evaluateSweat(f models.Family, test *Dataset, pred *mat.Dense) ([]OutputRep
 				out.Baseline.MAE),
 		},
 		{
-			Name:   "80 % interval covers 75–85 % of held-out labels",
+			Name:   coverageGoal,
 			Met:    cov >= GoalCoverageLow && cov <= GoalCoverageHigh,
 			Detail: fmt.Sprintf("coverage %.3f", cov),
 		},

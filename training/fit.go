@@ -35,7 +35,7 @@ type FitOptions struct {
 	IntervalCoverage float64
 	// MaxFalseAlarmsPerHour bounds the false alarms per clean athlete-hour that the
 	// anomaly threshold may give on the training athletes' cross-validated scores;
-	// zero means 0.5, leaving room below the goal of 1 on unseen athletes.
+	// zero means 0.8, leaving room below the goal of 1 on unseen athletes.
 	MaxFalseAlarmsPerHour float64
 }
 
@@ -62,7 +62,7 @@ func (o FitOptions) withDefaults() FitOptions {
 		o.IntervalCoverage = 0.8
 	}
 	if o.MaxFalseAlarmsPerHour == 0 {
-		o.MaxFalseAlarmsPerHour = 0.5
+		o.MaxFalseAlarmsPerHour = 0.8
 	}
 	return o
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sort"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -192,7 +193,8 @@ func (p *cohortPlan) replay(i int, readings []features.Reading) (*familyTables, 
 	}
 	a := &p.cohort.Athletes[i]
 	core := coreReadings(readings)
-	if i%2 == 1 {
+	whole := i%2 == 1
+	if whole {
 		wholeDegreeSkin(readings)
 	}
 	window := features.NewAthleteWindow(a.ID, features.DefaultWindowOptions())
@@ -200,7 +202,8 @@ func (p *cohortPlan) replay(i int, readings []features.Reading) (*familyTables, 
 	next := 0
 
 	for _, s := range p.sessions[i] {
-		sr := sessionReplay{plan: p, session: &s, core: core, tables: t, vector: v}
+		sr := sessionReplay{plan: p, session: &s, core: core, tables: t, vector: v,
+			faults: visibleFaults(p.faults[s.ID], readings, whole)}
 		for asOf := s.Start.Add(time.Minute); asOf.Before(s.End); {
 			next = feed(window, readings, next, asOf)
 			window.Vector(asOf, v)
@@ -221,6 +224,45 @@ func wholeDegreeSkin(readings []features.Reading) {
 			readings[k].Set(features.SkinTemp, math.Round(v))
 		}
 	}
+}
+
+// visibleFaults returns the faults that change the readings as replayed. A skin
+// flat line replayed at whole degrees is invisible when the first reading after it
+// rounds to the stuck value: the clean signal would most likely have read the same
+// whole degree all along, so nothing in the data tells the fault apart and its
+// examples are not labelled faulty. Every other fault is visible.
+func visibleFaults(faults []simulate.Fault, readings []features.Reading,
+	whole bool) []simulate.Fault {
+	if !whole {
+		return faults
+	}
+	var kept []simulate.Fault
+	for _, f := range faults {
+		if f.Kind != simulate.FlatLine || f.Signal != features.SkinTemp ||
+			!sameAfter(f, readings) {
+			kept = append(kept, f)
+		}
+	}
+	return kept
+}
+
+// sameAfter reports whether the first skin reading of the fault's source after the
+// fault equals the stuck value; with no reading after it, it reports true.
+func sameAfter(f simulate.Fault, readings []features.Reading) bool {
+	stuck := math.NaN()
+	k := sort.Search(len(readings), func(k int) bool { return readings[k].Time.After(f.End) })
+	for j := k - 1; j >= 0 && !readings[j].Time.Before(f.Start); j-- {
+		if v, ok := readings[j].Get(features.SkinTemp); ok && readings[j].Source == f.Source {
+			stuck = v
+			break
+		}
+	}
+	for ; k < len(readings); k++ {
+		if v, ok := readings[k].Get(features.SkinTemp); ok && readings[k].Source == f.Source {
+			return v == stuck
+		}
+	}
+	return true
 }
 
 // coreReadings returns the measured core temperatures by Unix ms: the labels the
@@ -257,6 +299,7 @@ type sessionReplay struct {
 	plan    *cohortPlan
 	session *simulate.Session
 	core    map[int64]float64
+	faults  []simulate.Fault // those that change the readings as replayed
 	tables  *familyTables
 	vector  *features.Vector
 }
@@ -269,7 +312,7 @@ func (r *sessionReplay) take(asOf time.Time) {
 
 	if m%anomalyEvery == 0 {
 		label := 0.0
-		if faultActive(r.plan.faults[s.ID], asOf) {
+		if faultActive(r.faults, asOf) {
 			label = 1
 		}
 		r.tables.anomaly.add(v, []float64{label}, []float64{RuleAnomalyScore(v)}, when)

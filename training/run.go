@@ -470,11 +470,20 @@ func trainFamily(ctx context.Context, d *Dataset, split athleteSplit,
 	if err != nil {
 		return FamilyReport{}, err
 	}
+	ev := Evaluate(m, test)
+	if m.Interval != nil {
+		// Coverage over all athletes: one small held-out split measures it poorly.
+		cv, err := CrossValidateCoverage(d, 0, o.Fit)
+		if err != nil {
+			return FamilyReport{}, err
+		}
+		checkCoverage(&ev, cv)
+	}
 	sum, refSum := sha256.Sum256(data), sha256.Sum256(ref)
 	return FamilyReport{
 		Family: d.Family.Name, Algorithm: m.Algorithm(), Penalty: m.Lambda,
 		Threshold: m.Threshold, Interval: m.Interval, TrainRows: train.Rows(),
-		Inputs: inputCards(m, train), Evaluation: Evaluate(m, test), Export: check,
+		Inputs: inputCards(m, train), Evaluation: ev, Export: check,
 		ONNX: data, ONNXSHA256: hex.EncodeToString(sum[:]),
 		Reference: ref, ReferenceSHA256: hex.EncodeToString(refSum[:]),
 	}, nil
