@@ -70,8 +70,8 @@ const (
 	coreTempCriticalC = 40.0
 	// massLossLimitPct is the body-mass loss that fluid guidance keeps under (ACSM).
 	massLossLimitPct = 2.0
-	// staleAfter is the age of the freshest reading from which an assessment warns
-	// that it rests on old data.
+	// staleAfter is the age of the freshest reading from which an assessment gives
+	// no alerts or fluid guidance, only a warning that it rests on old data.
 	staleAfter = 5 * time.Minute
 	// defaultAnomalyThreshold applies when a version carries no threshold tag.
 	defaultAnomalyThreshold = 0.5
@@ -142,6 +142,15 @@ func (s *ModelSet) AssessRouted(ctx context.Context, v *features.Vector,
 	a.CoreTemp30mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp30m], 30, trust)
 	a.CoreTemp60mC = envelope(a.CoreTempC, thermal[models.OutCoreTemp60m], 60, trust)
 
+	if age := a.FreshestReadingAge(); age > staleAfter {
+		// Readings stopped: the session is over or the sensors are off. Nothing
+		// current is known to warn about or to drink for, and the session's clock
+		// stopped with its last reading; say how old the picture is instead.
+		a.ElapsedMin = max(0, a.ElapsedMin-age.Minutes())
+		a.Alerts = []string{fmt.Sprintf("no fresh readings for %s: the values describe "+
+			"the athlete at the last reading, not now", age.Round(time.Second))}
+		return a, nil
+	}
 	mass := present(v, "body_mass_kg")
 	if math.IsNaN(mass) {
 		mass = defaultBodyMassKg
@@ -226,9 +235,6 @@ func alerts(a *Assessment, massKg, anomalyThreshold float64, v *features.Vector)
 	if a.AnomalyScore >= anomalyThreshold {
 		out = append(out, fmt.Sprintf("sensor data look faulty (anomaly score %.2f): "+
 			"check the heart-rate and skin sensors", a.AnomalyScore))
-	}
-	if age := a.FreshestReadingAge(); age > staleAfter {
-		out = append(out, fmt.Sprintf("no fresh readings for %s", age.Round(time.Second)))
 	}
 	return out
 }

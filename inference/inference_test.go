@@ -234,6 +234,38 @@ func TestAssessAlarmsOnProjectedCoreTemperature(t *testing.T) {
 	}
 }
 
+func TestAssessAfterReadingsStopGivesNoCurrentAdvice(t *testing.T) {
+	reg := openRegistry(t)
+	ms := testModels()
+	hot := ms[models.ThermalTrajectory]
+	hot.bias = []float32{39.2, 40.3, 41.0} // would alarm during the session
+	ms[models.ThermalTrajectory] = hot
+	for _, fam := range models.Families {
+		publish(t, reg, fam, ms[fam.Name])
+	}
+	set := loadSet(t, reg)
+	defer set.Close()
+
+	store := features.NewStore(nil)
+	workout(t, store, "a1") // 20 minutes, last reading at 19.5 min
+	v := features.NewVector()
+	_ = store.Vector(context.Background(), "a1", start.Add(24*time.Hour), v)
+	a, err := set.Assess(context.Background(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Alerts) != 1 || !strings.Contains(a.Alerts[0], "no fresh readings") {
+		t.Errorf("alerts %q: want only the no-fresh-readings notice", a.Alerts)
+	}
+	if a.FluidMLPer15Min != 0 {
+		t.Errorf("fluid guidance %v ml a day later, want 0", a.FluidMLPer15Min)
+	}
+	if a.ElapsedMin > 20 {
+		t.Errorf("elapsed %v min, want the session's clock stopped at its last reading",
+			a.ElapsedMin)
+	}
+}
+
 func hasAlert(alerts []string, part string) bool {
 	for _, a := range alerts {
 		if strings.Contains(a, part) {

@@ -30,6 +30,9 @@ type Options struct {
 	// registry/engine opens); empty trains,
 	// evaluates and checks the models without publishing them.
 	Registry string
+	// DryRun trains, evaluates and gates against the registry's production
+	// versions, but publishes nothing.
+	DryRun bool
 	// Seed drives everything random in training: the athlete split, the folds and
 	// the anomaly network's initial weights. Every value, zero included, is valid.
 	Seed uint64
@@ -240,7 +243,7 @@ func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error
 		step(3+i, "train "+name)
 	}
 
-	if reg == nil {
+	if reg == nil || o.DryRun {
 		step(total, "done without publishing")
 		return rep, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -159,7 +160,12 @@ func (f *trainFlags) resolve(cmd *cobra.Command, g *globals) error {
 		f.opts.Registry = filepath.Join(g.home, "registry")
 	}
 	if f.dryRun {
-		f.opts.Registry = ""
+		// A dry run still compares with production, but never creates a registry.
+		f.opts.DryRun = true
+		if _, err := os.Stat(f.opts.Registry); err != nil && !strings.Contains(
+			f.opts.Registry, "://") {
+			f.opts.Registry = ""
+		}
 	}
 	f.opts.CodeVersion = codeVersion()
 	return nil
