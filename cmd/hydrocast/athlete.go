@@ -85,6 +85,30 @@ func (s *athleteStores) holdings() offline.Holdings {
 	return h
 }
 
+// holds reports whether any store keeps something of the athlete: a reading in the
+// offline store, or a window in the online store.
+func (s *athleteStores) holds(ctx context.Context, id string) (bool, error) {
+	if s.online != nil {
+		if _, err := s.online.Newest(ctx, id); err == nil {
+			return true, nil
+		}
+	}
+	for _, err := range s.offline.Rows(ctx, offline.Query{Athletes: []string{id}}) {
+		if err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// errNothingHeld is the answer to an export or a deletion of an athlete of whom no
+// store keeps anything: most often a mistyped id, which must not pass for done.
+func errNothingHeld(id, home string) error {
+	return fmt.Errorf("athlete %q: nothing held under %s (no readings offline, no "+
+		"window online); check the id", id, home)
+}
+
 func (s *athleteStores) close() error {
 	var errs []error
 	if s.offline != nil {
@@ -146,6 +170,11 @@ func runAthleteExport(ctx context.Context, g *globals, id, out, format, asOfFlag
 	}
 	defer stores.close()
 
+	if held, err := stores.holds(ctx, id); err != nil {
+		return err
+	} else if !held {
+		return errNothingHeld(id, g.home)
+	}
 	if asOf.IsZero() {
 		asOf = time.Now()
 		if stores.online != nil {
@@ -214,6 +243,11 @@ func runAthleteDelete(ctx context.Context, g *globals, id string, yes bool, stdi
 	}
 	defer stores.close()
 
+	if held, err := stores.holds(ctx, id); err != nil {
+		return err
+	} else if !held {
+		return errNothingHeld(id, g.home)
+	}
 	if err := stores.holdings().Delete(ctx, id); err != nil {
 		return fmt.Errorf("delete athlete %s (running it again completes it): %w", id, err)
 	}

@@ -283,3 +283,25 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestAthleteUnknownIDIsAnError(t *testing.T) {
+	home := t.TempDir()
+	fit := writeFITFile(t, t.TempDir(), 10)
+	if _, _, err := runSub(t, home, newImportCommand, fit, "--athlete", "a-17"); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"delete", "a-71", "--yes"},
+		{"export", "a-71", "--out", t.TempDir()}} {
+		out, _, err := runSub(t, home, newAthleteCommand, args...)
+		if err == nil || !strings.Contains(err.Error(), "nothing held") {
+			t.Errorf("athlete %s of a mistyped id: %v (printed %q), want an error saying "+
+				"nothing is held", args[0], err, out)
+		}
+	}
+	// The athlete that exists is untouched and still exports.
+	out, _, err := runSub(t, home, newAthleteCommand, "export", "a-17", "--out",
+		t.TempDir())
+	if err != nil || !strings.Contains(out, "exported 10 readings") {
+		t.Errorf("export a-17 after the refusals: %v, %q", err, out)
+	}
+}
