@@ -43,4 +43,5 @@ echo "== stopping the server"
 kill -TERM "$server"
 wait "$server"
 trap - EXIT
-echo "done. Try next: $bin replay FILE --athlete ID --output jsonl (see README.md)"
+echo "done. Try next: $bin --home $state replay $workout --athlete $athlete --output jsonl"
+echo "      or: export HYDROCAST_HOME=$state; $bin models list (more in README.md)"

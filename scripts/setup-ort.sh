@@ -60,7 +60,7 @@ from_release() {
 	fi
 	if ! curl -fsSL --connect-timeout 5 --max-time 600 -o "$work/ort.tgz" "$RELEASE_URL" \
 		2>"$work/curl.err"; then
-		say "release archive unavailable: $(tail -n1 "$work/curl.err")"
+		say "release archive unavailable ($(tail -n1 "$work/curl.err")); trying npm, which is normal without access to GitHub"
 		return 1
 	fi
 	mkdir -p "$work/release"

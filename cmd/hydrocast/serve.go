@@ -294,8 +294,7 @@ type apiServer struct {
 	grpc   *grpc.Server
 	health *health.Server
 	rest   http.Handler
-	// metrics serves /metrics, beside the REST twin but outside the security layer:
-	// it holds counts and timings, no athlete's data.
+	// metrics serves /metrics beside the REST twin, behind the same security layer.
 	metrics http.Handler
 }
 
@@ -342,13 +341,16 @@ func serveHTTP(addr string, api *apiServer, sec *security, errc chan<- error,
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	hsrv := sec.httpServer(api.rest)
+	handler := api.rest
 	if api.metrics != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", api.metrics)
-		mux.Handle("/", hsrv.Handler)
-		hsrv.Handler = mux
+		mux.Handle("/", api.rest)
+		handler = mux
 	}
+	// /metrics too is behind the security layer: any role may read it (the policy's
+	// route table), none may without a token once authentication is on.
+	hsrv := sec.httpServer(handler)
 	go func() {
 		if hsrv.TLSConfig != nil {
 			errc <- hsrv.ServeTLS(hlis, "", "")
