@@ -162,6 +162,7 @@ var servedMatrix = func() map[string][]auth.Role {
 		"/hydrocast.v1.HydrocastService/Ingest":                          service,
 		"/hydrocast.v1.HydrocastService/Assess":                          service,
 		"/hydrocast.v1.HydrocastService/AssessBatch":                     service,
+		"/hydrocast.v1.HydrocastService/RecordOutcome":                   service,
 		"/inference.GRPCInferenceService/ModelInfer":                     service,
 		"/inference.GRPCInferenceService/ModelReady":                     auth.Roles(),
 		"/inference.GRPCInferenceService/ModelMetadata":                  auth.Roles(),
@@ -622,10 +623,25 @@ func TestServedBinaryChecksTokens(t *testing.T) {
 		}
 	}
 
+	// The client commands reach it with --token, and are refused without.
+	fit := writeFITFile(t, t.TempDir(), 10)
+	importTo := func(extra ...string) error {
+		args := append([]string{fit, "--athlete", "a-1", "--to", "server", "--server",
+			srv.addr}, extra...)
+		_, _, err := runSub(t, t.TempDir(), newImportCommand, args...)
+		return err
+	}
+	if err := importTo(); err == nil || !strings.Contains(err.Error(), "Unauthenticated") {
+		t.Errorf("import without --token: %v, want Unauthenticated", err)
+	}
+	if err := importTo("--token", issue("service")); err != nil {
+		t.Errorf("import with a service token: %v", err)
+	}
+
 	srv.stop()
 	n, _, err := audit.VerifyFile(filepath.Join(home, "audit", "auth.jsonl"))
-	if err != nil || n != 3 {
-		t.Errorf("audit file: %d records, %v; want the 3 refusals, chained", n, err)
+	if err != nil || n != 4 {
+		t.Errorf("audit file: %d records, %v; want the 4 refusals, chained", n, err)
 	}
 	if strings.Contains(srv.log.String(), "c2ln") {
 		t.Error("the server log repeats a token")

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	"github.com/hydrocast/hydrocast/features"
@@ -24,6 +22,7 @@ import (
 )
 
 type importFlags struct {
+	client        clientFlags
 	athlete       string
 	athleteColumn string
 	source        string
@@ -93,6 +92,7 @@ The offline store takes files while a server runs: writers never share a file.`,
 		"default UTC")
 	fl.StringSliceVar(&f.to, "to", []string{"offline"}, "where the readings go: offline "+
 		"(<home>/offline), server (--server), or both")
+	f.client.register(fl)
 	fl.StringVar(&f.server, "server", "127.0.0.1:8470", "address of the running server "+
 		"for --to server")
 	fl.IntVar(&f.batchSize, "batch", 500, "readings per ingest message for --to server")
@@ -383,8 +383,7 @@ func openImportSinks(g *globals, f *importFlags, p *importPlan) (*importSinks, e
 		s.store = store
 	}
 	if p.toServer {
-		conn, err := grpc.NewClient(f.server,
-			grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := f.client.dial(f.server)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("--server %s: %w", f.server, err)

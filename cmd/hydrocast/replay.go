@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
@@ -22,6 +21,7 @@ import (
 )
 
 type replayFlags struct {
+	client    clientFlags
 	athlete   string
 	server    string
 	speed     float64
@@ -57,6 +57,7 @@ Workout files rarely carry the weather: give it with --ambient-temp-c and --humi
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.athlete, "athlete", "", "athlete id the readings belong to (required)")
+	f.client.register(fl)
 	fl.StringVar(&f.server, "server", "", "address of a running hydrocast server; "+
 		"empty runs in process")
 	fl.Float64Var(&f.speed, "speed", 0, "replay speed as a multiple of real time; "+
@@ -277,8 +278,7 @@ func dialReplay(ctx context.Context, g *globals, f *replayFlags) (assessClient, 
 		}
 		return &localClient{srv: srv, cleanup: cleanup}, nil
 	}
-	conn, err := grpc.NewClient(f.server,
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := f.client.dial(f.server)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", f.server, err)
 	}
