@@ -6,5 +6,7 @@ package api
 
 //go:generate protoc -I . --go_out=paths=source_relative:. hydrocast/v1/hydrocast.proto
 //go:generate protoc -I . --go-grpc_out=paths=source_relative:. hydrocast/v1/hydrocast.proto
+//go:generate protoc -I . --go_out=paths=source_relative:. hydrocast/v1/registry.proto
+//go:generate protoc -I . --go-grpc_out=paths=source_relative:. hydrocast/v1/registry.proto
 //go:generate protoc -I . --go_out=paths=source_relative:. inference/grpc_service.proto
 //go:generate protoc -I . --go-grpc_out=paths=source_relative:. inference/grpc_service.proto

@@ -138,14 +138,12 @@ func (p *Policy) Uncovered(s ServiceInfoProvider) []string {
 }
 
 // Planned methods of services not written yet, named here so that their rules are
-// settled with the roles. TODO: when the registry, evaluation and athlete-data
-// services get their .proto files, replace these names with the generated
+// settled with the roles. TODO: when these registry, evaluation and athlete-data
+// methods get their .proto definitions, replace these names with the generated
 // FullMethodName constants; until then the guard denies the real names.
 const (
-	MethodListModels     = "/hydrocast.v1.RegistryService/ListModels"
 	MethodGetModel       = "/hydrocast.v1.RegistryService/GetModel"
 	MethodGetHistory     = "/hydrocast.v1.RegistryService/GetHistory"
-	MethodUploadVersion  = "/hydrocast.v1.RegistryService/UploadVersion"
 	MethodSetAlias       = "/hydrocast.v1.RegistryService/SetAlias"
 	MethodRollback       = "/hydrocast.v1.RegistryService/Rollback"
 	MethodSetTraffic     = "/hydrocast.v1.RegistryService/SetTraffic"
@@ -170,6 +168,15 @@ func DefaultMethods() map[string]Rule {
 		hydrocastv1.HydrocastService_Ingest_FullMethodName:      {Perm: PermIngest},
 		hydrocastv1.HydrocastService_Assess_FullMethodName:      {Perm: PermAssess},
 		hydrocastv1.HydrocastService_AssessBatch_FullMethodName: {Perm: PermAssess},
+		// Post-session weigh-ins come from the same gateways and apps as readings.
+		hydrocastv1.HydrocastService_RecordOutcome_FullMethodName: {Perm: PermIngest,
+			Audited: true},
+
+		hydrocastv1.RegistryService_ListModels_FullMethodName:    read,
+		hydrocastv1.RegistryService_GetVersion_FullMethodName:    read,
+		hydrocastv1.RegistryService_WatchRegistry_FullMethodName: read,
+		hydrocastv1.RegistryService_UploadModel_FullMethodName: {Perm: PermUpload,
+			Audited: true},
 
 		// The protocol's liveness and readiness are health checks under other names.
 		inferencepb.GRPCInferenceService_ServerLive_FullMethodName:     public,
@@ -179,10 +186,8 @@ func DefaultMethods() map[string]Rule {
 		inferencepb.GRPCInferenceService_ModelMetadata_FullMethodName:  read,
 		inferencepb.GRPCInferenceService_ModelInfer_FullMethodName:     {Perm: PermInfer},
 
-		MethodListModels:     read,
 		MethodGetModel:       read,
 		MethodGetHistory:     read,
-		MethodUploadVersion:  {Perm: PermUpload, Audited: true},
 		MethodSetAlias:       {Perm: PermMoveAlias, Audited: true},
 		MethodRollback:       {Perm: PermRollback, Audited: true},
 		MethodSetTraffic:     {Perm: PermTraffic, Audited: true},

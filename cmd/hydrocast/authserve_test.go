@@ -43,6 +43,8 @@ import (
 	"github.com/hydrocast/hydrocast/auth/token"
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/inference"
+	"github.com/hydrocast/hydrocast/registry"
+	"github.com/hydrocast/hydrocast/registry/local"
 )
 
 // wired is the API server exactly as serve builds it, over a store without readings
@@ -71,7 +73,8 @@ func serveWired(t *testing.T, f securityFlags) *wired {
 	}
 	t.Cleanup(func() { sec.Close() })
 	srv := inference.NewServer(features.NewStore(nil), nil, sec.log)
-	api, err := newAPIServer(srv, sec, bareObservability(), sec.log)
+	api, err := newAPIServer(srv, apiExtras{registry: wiredRegistry(t)}, sec,
+		bareObservability(), sec.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +94,17 @@ func serveWired(t *testing.T, f securityFlags) *wired {
 	t.Cleanup(func() { hsrv.Close() })
 	return &wired{grpcAddr: lis.Addr().String(), restURL: scheme + "://" +
 		hlis.Addr().String(), sec: sec, home: home}
+}
+
+// wiredRegistry opens an empty registry for the wired server's RegistryService.
+func wiredRegistry(t *testing.T) *registry.Registry {
+	t.Helper()
+	reg, err := local.Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg
 }
 
 func listenLoopback(t *testing.T) net.Listener {
@@ -159,10 +173,15 @@ var servedMatrix = func() map[string][]auth.Role {
 	service := []auth.Role{auth.RoleService, auth.RoleAdmin}
 	var open []auth.Role // nil: no token needed
 	return map[string][]auth.Role{
-		"/hydrocast.v1.HydrocastService/Ingest":                          service,
-		"/hydrocast.v1.HydrocastService/Assess":                          service,
-		"/hydrocast.v1.HydrocastService/AssessBatch":                     service,
-		"/hydrocast.v1.HydrocastService/RecordOutcome":                   service,
+		"/hydrocast.v1.HydrocastService/Ingest":        service,
+		"/hydrocast.v1.HydrocastService/Assess":        service,
+		"/hydrocast.v1.HydrocastService/AssessBatch":   service,
+		"/hydrocast.v1.HydrocastService/RecordOutcome": service,
+		"/hydrocast.v1.RegistryService/UploadModel": {auth.RoleDataScientist,
+			auth.RoleAdmin},
+		"/hydrocast.v1.RegistryService/ListModels":                       auth.Roles(),
+		"/hydrocast.v1.RegistryService/GetVersion":                       auth.Roles(),
+		"/hydrocast.v1.RegistryService/WatchRegistry":                    auth.Roles(),
 		"/inference.GRPCInferenceService/ModelInfer":                     service,
 		"/inference.GRPCInferenceService/ModelReady":                     auth.Roles(),
 		"/inference.GRPCInferenceService/ModelMetadata":                  auth.Roles(),
@@ -252,7 +271,8 @@ func signLocal(t *testing.T, w *wired, subject string, roles ...string) string {
 func servedMethods(t *testing.T, w *wired) []string {
 	t.Helper()
 	srv := inference.NewServer(features.NewStore(nil), nil, w.sec.log)
-	api, err := newAPIServer(srv, w.sec, bareObservability(), w.sec.log)
+	api, err := newAPIServer(srv, apiExtras{registry: wiredRegistry(t)}, w.sec,
+		bareObservability(), w.sec.log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,9 @@ the drift of each feature over time; it is one file that loads nothing.
 
 With --labels (measured sweat rates of finished sessions) and --predictions (the
 prediction log, such as the lines of hydrocast replay --output jsonl) the report adds
-the realised accuracy of each sweat-rate version and an A/B analysis of each pair.`,
+the realised accuracy of each sweat-rate version and an A/B analysis of each pair.
+--labels defaults to the labels hydrocast serve records (RecordOutcome) in
+<home>/labels/labels.jsonl.`,
 		Example: `  hydrocast drift report --model sweat-rate --format html --out drift.html
   hydrocast drift report --model thermal-trajectory --version 4 --since 24h --format json
   hydrocast drift report --model sweat-rate --labels weigh-ins.csv \
@@ -67,6 +69,12 @@ the realised accuracy of each sweat-rate version and an A/B analysis of each pai
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.state == "" {
 				f.state = filepath.Join(g.home, "drift")
+			}
+			// The labels that hydrocast serve's RecordOutcome collected, when there are.
+			if f.labels == "" && f.predictions != "" {
+				if _, err := os.Stat(labelsPath(g.home)); err == nil {
+					f.labels = labelsPath(g.home)
+				}
 			}
 			return runDriftReport(cmd.Context(), g, f, cmd.OutOrStdout())
 		},
@@ -81,7 +89,9 @@ the realised accuracy of each sweat-rate version and an A/B analysis of each pai
 	fl.StringVar(&f.state, "state", "", "folder of the saved live sketches "+
 		"(default <home>/drift)")
 	fl.StringVar(&f.labels, "labels", "", "measured sweat rates per session: JSON lines "+
-		"or CSV with athlete_id, session_start, [session_end,] sweat_rate_l_per_h")
+		"or CSV with athlete_id, session_start, [session_end,] sweat_rate_l_per_h "+
+		"(default with --predictions: <home>/labels/labels.jsonl, which serve's "+
+		"RecordOutcome fills, when it exists)")
 	fl.StringVar(&f.predictions, "predictions", "", "prediction log (JSON lines with "+
 		"time, athlete_id, sweat_rate_l_per_h, model_versions); needed with --labels")
 	_ = cmd.MarkFlagRequired("model")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	osuser "os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hydrocast/hydrocast/inference"
 	"github.com/hydrocast/hydrocast/registry"
 	"github.com/hydrocast/hydrocast/registry/upload"
 )
@@ -87,6 +89,11 @@ func (f *modelsFlags) principal() string {
 		return f.as
 	}
 	user := os.Getenv("USER")
+	if user == "" {
+		if u, err := osuser.Current(); err == nil {
+			user = u.Username
+		}
+	}
 	if user == "" {
 		return "cli"
 	}
@@ -453,6 +460,8 @@ type uploadFlags struct {
 	features    []string
 	alias       string
 	description string
+	server      string // a serve address to upload through instead of the registry
+	client      clientFlags
 }
 
 func newModelsUploadCommand(g *globals, f *modelsFlags) *cobra.Command {
@@ -469,24 +478,42 @@ The signature comes from the graph: its inputs and outputs, with the features of
 is checked (size, format, IR and operator set versions, signature, external data),
 recorded as pending, then loaded and run once on zeros in a child process under
 memory and time limits. It becomes ready, and --alias moves to it, only if that
-succeeds; otherwise it is marked failed with the reason and the command fails.`,
+succeeds; otherwise it is marked failed with the reason and the command fails.
+
+With --server the file goes to a running hydrocast serve instead, streamed in 1 MiB
+chunks with its SHA-256, and that server runs the same checks and trial and
+publishes into its registry. A server with authentication wants --token, of the
+data-scientist role (admin to point an alias other than staging at the upload), and
+--tls-ca when it serves TLS.`,
 		Example: `  hydrocast models upload sweat.onnx --name sweat-rate \
     --inputs-from-features heart_rate_bpm_mean_15m,skin_temp_c_mean_15m,humidity_pct \
-    --alias staging --description "LightGBM, 400 trees"`,
+    --alias staging --description "LightGBM, 400 trees"
+  hydrocast models upload big.onnx --name sweat-rate --server localhost:8470 \
+    --inputs-from-features heart_rate_bpm_mean_15m,skin_temp_c_mean_15m,humidity_pct`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			show := func(v registry.Version) error {
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), v)
+				}
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s version %d is %s (sha256:%s)\n",
+					v.Model, v.Number, v.Status, v.Digest)
+				return err
+			}
+			if u.server != "" {
+				v, err := uploadRemote(cmd.Context(), u.server, u, args[0])
+				if err != nil {
+					return err
+				}
+				return show(v)
+			}
 			ctx := registry.WithPrincipal(cmd.Context(), f.principal())
 			return withModelRegistry(ctx, g, f, func(r *registry.Registry) error {
 				v, err := uploadModel(ctx, r, u, args[0])
 				if err != nil {
 					return err
 				}
-				if f.json {
-					return printJSON(cmd.OutOrStdout(), v)
-				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s version %d is %s (sha256:%s)\n",
-					v.Model, v.Number, v.Status, v.Digest)
-				return err
+				return show(v)
 			})
 		},
 	}
@@ -496,6 +523,9 @@ succeeds; otherwise it is marked failed with the reason and the command fails.`,
 		"features, in column order, of the model's single input (required)")
 	fl.StringVar(&u.alias, "alias", "", "alias to point at the version once it is ready")
 	fl.StringVar(&u.description, "description", "", "what this version is")
+	fl.StringVar(&u.server, "server", "", "upload through the hydrocast serve at this "+
+		"gRPC address (host:port) instead of into the local registry")
+	u.client.register(fl)
 	cmd.MarkFlagRequired("name")
 	cmd.MarkFlagRequired("inputs-from-features")
 	return cmd
@@ -518,6 +548,9 @@ func uploadModel(ctx context.Context, r *registry.Registry, u *uploadFlags,
 			"one input; %s has %d", path, len(sig.Inputs))
 	}
 	sig.Inputs[0].Features = u.features
+	if err := inference.CheckServable(u.name, sig); err != nil {
+		return registry.Version{}, err
+	}
 
 	req := registry.PublishRequest{Model: u.name, Description: u.description,
 		Signature: sig, Lineage: registry.Lineage{Generator: "hydrocast models upload"}}

@@ -67,8 +67,11 @@ func modelFile(t *testing.T, opType string) string {
 	t.Helper()
 	b, err := onnxgraph.StandardizedLinear(onnxgraph.LinearSpec{
 		Name: "sweat-rate", Mean: []float32{140, 34, 50}, Scale: []float32{20, 1, 15},
-		Weights: []float32{0.3, 0.1, 0.05}, Bias: []float32{1.1},
-		Outputs: []string{"sweat_rate_l_per_h"},
+		// The sweat-rate family's three outputs: the rate and its interval's bounds.
+		Weights: []float32{0.3, 0.3, 0.3, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05},
+		Bias:    []float32{1.1, 0.7, 1.5},
+		Outputs: []string{"sweat_rate_l_per_h", "sweat_rate_lower_l_per_h",
+			"sweat_rate_upper_l_per_h"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +94,29 @@ func modelFile(t *testing.T, opType string) string {
 	return path
 }
 
-const featureList = "heart_rate_bpm_mean_15m,skin_temp_c_mean_15m,humidity_pct"
+// oneOutputModel writes a linear model with the sweat rate alone, no interval.
+func oneOutputModel(t *testing.T) string {
+	t.Helper()
+	b, err := onnxgraph.StandardizedLinear(onnxgraph.LinearSpec{
+		Name: "sweat-rate", Mean: []float32{140, 34, 50}, Scale: []float32{20, 1, 15},
+		Weights: []float32{0.3, 0.1, 0.05}, Bias: []float32{1.1},
+		Outputs: []string{"sweat_rate_l_per_h"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := b.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "one-output.onnx")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const featureList = "heart_rate_bpm_mean_15m,skin_temp_c_mean_15m,humidity_pct_last"
 
 func TestModelsWorkflow(t *testing.T) {
 	c := newCLI(t)
@@ -108,7 +133,7 @@ func TestModelsWorkflow(t *testing.T) {
 
 	out = c.must("models", "show", "sweat-rate", "--alias", "staging")
 	for _, want := range []string{"version:   1", "status:    ready",
-		"features            FP32  [-1 3]  " + featureList} {
+		"features                  FP32  [-1 3]  " + featureList} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show --alias staging lacks %q:\n%s", want, out)
 		}
@@ -173,8 +198,14 @@ func TestModelsRefusals(t *testing.T) {
 		{"alias of unknown model", []string{"alias", "set", "core-temp", "production",
 			"1", "--reason", "x"}, `no model named "core-temp"`},
 		{"upload with too few features", []string{"upload", modelFile(t, ""), "--name",
-			"sweat-rate", "--inputs-from-features", "a,b"},
+			"sweat-rate", "--inputs-from-features", "wbgt_c,psi"},
 			"2 features but the last dimension is 3"},
+		{"upload reading unknown features", []string{"upload", modelFile(t, ""), "--name",
+			"sweat-rate", "--inputs-from-features", "a,wbgt_c,humidity_pct"},
+			`unknown feature "a", "humidity_pct"`},
+		{"upload of a family model without its outputs", []string{"upload",
+			oneOutputModel(t), "--name", "sweat-rate", "--inputs-from-features", featureList},
+			`no output "sweat_rate_lower_l_per_h"`},
 		{"upload failing its trial", []string{"upload", modelFile(t, "NoSuchOperator"),
 			"--name", "sweat-rate", "--inputs-from-features", featureList},
 			"model failed to load"},

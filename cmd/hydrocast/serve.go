@@ -228,7 +228,13 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
-	api, err := newAPIServer(srv, sec, obs, log)
+	labels, err := openLabels(g.home)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer labels.Close()
+	api, err := newAPIServer(srv, apiExtras{registry: reg, labels: labels}, sec, obs, log)
 	if err != nil {
 		lis.Close()
 		return err
@@ -301,7 +307,7 @@ type apiServer struct {
 // newAPIServer registers hydrocast.v1, the Open Inference Protocol, health and
 // reflection behind the security layer. It refuses to build a server one of whose
 // methods the policy does not name, since such a method would be denied to all.
-func newAPIServer(srv *inference.Server, sec *security, obs *observability,
+func newAPIServer(srv *inference.Server, x apiExtras, sec *security, obs *observability,
 	log *slog.Logger) (*apiServer, error) {
 	grpcMetrics, err := telemetry.NewGRPCMetrics(obs.metrics)
 	if err != nil {
@@ -314,7 +320,7 @@ func newAPIServer(srv *inference.Server, sec *security, obs *observability,
 	// Metrics first, so that calls the security layer refuses are counted too.
 	opts := append(telemetry.ServerOptions(grpcMetrics, obs.tracer), sec.grpcOptions()...)
 	gs := grpc.NewServer(opts...)
-	hydrocastv1.RegisterHydrocastServiceServer(gs, srv)
+	registerServices(gs, srv, x, log)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	oipSrv := oip.New(srv, oip.Options{Version: version, MaxBatch: 1024,

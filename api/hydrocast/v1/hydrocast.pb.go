@@ -783,6 +783,168 @@ func (x *Assessment) GetFeatureStatus() map[string]string {
 	return nil
 }
 
+// RecordOutcomeRequest reports a session's outcome: either the weigh-ins, fluid and
+// urine from which the server computes the mass-balance sweat rate, or a sweat rate
+// measured some other way. Giving both is an error.
+type RecordOutcomeRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	AthleteId    string                 `protobuf:"bytes,1,opt,name=athlete_id,json=athleteId,proto3" json:"athlete_id,omitempty"`
+	SessionStart *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=session_start,json=sessionStart,proto3" json:"session_start,omitempty"`
+	SessionEnd   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=session_end,json=sessionEnd,proto3" json:"session_end,omitempty"`
+	// Body mass before and after the session, kg.
+	PreMassKg  *float64 `protobuf:"fixed64,4,opt,name=pre_mass_kg,json=preMassKg,proto3,oneof" json:"pre_mass_kg,omitempty"`
+	PostMassKg *float64 `protobuf:"fixed64,5,opt,name=post_mass_kg,json=postMassKg,proto3,oneof" json:"post_mass_kg,omitempty"`
+	// Fluid drunk and urine passed during the session, ml; absent means 0.
+	FluidMl *float64 `protobuf:"fixed64,6,opt,name=fluid_ml,json=fluidMl,proto3,oneof" json:"fluid_ml,omitempty"`
+	UrineMl *float64 `protobuf:"fixed64,7,opt,name=urine_ml,json=urineMl,proto3,oneof" json:"urine_ml,omitempty"`
+	// A sweat rate measured directly, L/h, instead of the weigh-ins.
+	SweatRateLPerH *float64 `protobuf:"fixed64,8,opt,name=sweat_rate_l_per_h,json=sweatRateLPerH,proto3,oneof" json:"sweat_rate_l_per_h,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RecordOutcomeRequest) Reset() {
+	*x = RecordOutcomeRequest{}
+	mi := &file_hydrocast_v1_hydrocast_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOutcomeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOutcomeRequest) ProtoMessage() {}
+
+func (x *RecordOutcomeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hydrocast_v1_hydrocast_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOutcomeRequest.ProtoReflect.Descriptor instead.
+func (*RecordOutcomeRequest) Descriptor() ([]byte, []int) {
+	return file_hydrocast_v1_hydrocast_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RecordOutcomeRequest) GetAthleteId() string {
+	if x != nil {
+		return x.AthleteId
+	}
+	return ""
+}
+
+func (x *RecordOutcomeRequest) GetSessionStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SessionStart
+	}
+	return nil
+}
+
+func (x *RecordOutcomeRequest) GetSessionEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SessionEnd
+	}
+	return nil
+}
+
+func (x *RecordOutcomeRequest) GetPreMassKg() float64 {
+	if x != nil && x.PreMassKg != nil {
+		return *x.PreMassKg
+	}
+	return 0
+}
+
+func (x *RecordOutcomeRequest) GetPostMassKg() float64 {
+	if x != nil && x.PostMassKg != nil {
+		return *x.PostMassKg
+	}
+	return 0
+}
+
+func (x *RecordOutcomeRequest) GetFluidMl() float64 {
+	if x != nil && x.FluidMl != nil {
+		return *x.FluidMl
+	}
+	return 0
+}
+
+func (x *RecordOutcomeRequest) GetUrineMl() float64 {
+	if x != nil && x.UrineMl != nil {
+		return *x.UrineMl
+	}
+	return 0
+}
+
+func (x *RecordOutcomeRequest) GetSweatRateLPerH() float64 {
+	if x != nil && x.SweatRateLPerH != nil {
+		return *x.SweatRateLPerH
+	}
+	return 0
+}
+
+// RecordOutcomeResponse echoes the label that was stored.
+type RecordOutcomeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored sweat rate, L/h.
+	SweatRateLPerH float64 `protobuf:"fixed64,1,opt,name=sweat_rate_l_per_h,json=sweatRateLPerH,proto3" json:"sweat_rate_l_per_h,omitempty"`
+	// Body-mass loss over the session, % of the pre-session mass; absent without
+	// weigh-ins.
+	BodyMassLossPct *float64 `protobuf:"fixed64,2,opt,name=body_mass_loss_pct,json=bodyMassLossPct,proto3,oneof" json:"body_mass_loss_pct,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RecordOutcomeResponse) Reset() {
+	*x = RecordOutcomeResponse{}
+	mi := &file_hydrocast_v1_hydrocast_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOutcomeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOutcomeResponse) ProtoMessage() {}
+
+func (x *RecordOutcomeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hydrocast_v1_hydrocast_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOutcomeResponse.ProtoReflect.Descriptor instead.
+func (*RecordOutcomeResponse) Descriptor() ([]byte, []int) {
+	return file_hydrocast_v1_hydrocast_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RecordOutcomeResponse) GetSweatRateLPerH() float64 {
+	if x != nil {
+		return x.SweatRateLPerH
+	}
+	return 0
+}
+
+func (x *RecordOutcomeResponse) GetBodyMassLossPct() float64 {
+	if x != nil && x.BodyMassLossPct != nil {
+		return *x.BodyMassLossPct
+	}
+	return 0
+}
+
 var File_hydrocast_v1_hydrocast_proto protoreflect.FileDescriptor
 
 const file_hydrocast_v1_hydrocast_proto_rawDesc = "" +
@@ -882,11 +1044,33 @@ const file_hydrocast_v1_hydrocast_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x11\n" +
 	"\x0f_heart_rate_bpmB\t\n" +
 	"\a_wbgt_cB\x1d\n" +
-	"\x1b_physiological_strain_index2\xee\x01\n" +
+	"\x1b_physiological_strain_index\"\xc2\x03\n" +
+	"\x14RecordOutcomeRequest\x12\x1d\n" +
+	"\n" +
+	"athlete_id\x18\x01 \x01(\tR\tathleteId\x12?\n" +
+	"\rsession_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fsessionStart\x12;\n" +
+	"\vsession_end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"sessionEnd\x12#\n" +
+	"\vpre_mass_kg\x18\x04 \x01(\x01H\x00R\tpreMassKg\x88\x01\x01\x12%\n" +
+	"\fpost_mass_kg\x18\x05 \x01(\x01H\x01R\n" +
+	"postMassKg\x88\x01\x01\x12\x1e\n" +
+	"\bfluid_ml\x18\x06 \x01(\x01H\x02R\afluidMl\x88\x01\x01\x12\x1e\n" +
+	"\burine_ml\x18\a \x01(\x01H\x03R\aurineMl\x88\x01\x01\x12/\n" +
+	"\x12sweat_rate_l_per_h\x18\b \x01(\x01H\x04R\x0esweatRateLPerH\x88\x01\x01B\x0e\n" +
+	"\f_pre_mass_kgB\x0f\n" +
+	"\r_post_mass_kgB\v\n" +
+	"\t_fluid_mlB\v\n" +
+	"\t_urine_mlB\x15\n" +
+	"\x13_sweat_rate_l_per_h\"\x8c\x01\n" +
+	"\x15RecordOutcomeResponse\x12*\n" +
+	"\x12sweat_rate_l_per_h\x18\x01 \x01(\x01R\x0esweatRateLPerH\x120\n" +
+	"\x12body_mass_loss_pct\x18\x02 \x01(\x01H\x00R\x0fbodyMassLossPct\x88\x01\x01B\x15\n" +
+	"\x13_body_mass_loss_pct2\xc8\x02\n" +
 	"\x10HydrocastService\x12E\n" +
 	"\x06Ingest\x12\x1b.hydrocast.v1.IngestRequest\x1a\x1c.hydrocast.v1.IngestResponse(\x01\x12?\n" +
 	"\x06Assess\x12\x1b.hydrocast.v1.AssessRequest\x1a\x18.hydrocast.v1.Assessment\x12R\n" +
-	"\vAssessBatch\x12 .hydrocast.v1.AssessBatchRequest\x1a!.hydrocast.v1.AssessBatchResponseB=Z;github.com/hydrocast/hydrocast/api/hydrocast/v1;hydrocastv1b\x06proto3"
+	"\vAssessBatch\x12 .hydrocast.v1.AssessBatchRequest\x1a!.hydrocast.v1.AssessBatchResponse\x12X\n" +
+	"\rRecordOutcome\x12\".hydrocast.v1.RecordOutcomeRequest\x1a#.hydrocast.v1.RecordOutcomeResponseB=Z;github.com/hydrocast/hydrocast/api/hydrocast/v1;hydrocastv1b\x06proto3"
 
 var (
 	file_hydrocast_v1_hydrocast_proto_rawDescOnce sync.Once
@@ -900,7 +1084,7 @@ func file_hydrocast_v1_hydrocast_proto_rawDescGZIP() []byte {
 	return file_hydrocast_v1_hydrocast_proto_rawDescData
 }
 
-var file_hydrocast_v1_hydrocast_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_hydrocast_v1_hydrocast_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_hydrocast_v1_hydrocast_proto_goTypes = []any{
 	(*Reading)(nil),               // 0: hydrocast.v1.Reading
 	(*IngestRequest)(nil),         // 1: hydrocast.v1.IngestRequest
@@ -911,33 +1095,39 @@ var file_hydrocast_v1_hydrocast_proto_goTypes = []any{
 	(*AssessBatchResponse)(nil),   // 6: hydrocast.v1.AssessBatchResponse
 	(*AssessResult)(nil),          // 7: hydrocast.v1.AssessResult
 	(*Assessment)(nil),            // 8: hydrocast.v1.Assessment
-	nil,                           // 9: hydrocast.v1.Assessment.ModelVersionsEntry
-	nil,                           // 10: hydrocast.v1.Assessment.FeatureStatusEntry
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*RecordOutcomeRequest)(nil),  // 9: hydrocast.v1.RecordOutcomeRequest
+	(*RecordOutcomeResponse)(nil), // 10: hydrocast.v1.RecordOutcomeResponse
+	nil,                           // 11: hydrocast.v1.Assessment.ModelVersionsEntry
+	nil,                           // 12: hydrocast.v1.Assessment.FeatureStatusEntry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_hydrocast_v1_hydrocast_proto_depIdxs = []int32{
-	11, // 0: hydrocast.v1.Reading.time:type_name -> google.protobuf.Timestamp
+	13, // 0: hydrocast.v1.Reading.time:type_name -> google.protobuf.Timestamp
 	0,  // 1: hydrocast.v1.IngestRequest.readings:type_name -> hydrocast.v1.Reading
 	2,  // 2: hydrocast.v1.IngestResponse.rejections:type_name -> hydrocast.v1.Rejection
-	11, // 3: hydrocast.v1.AssessRequest.as_of:type_name -> google.protobuf.Timestamp
+	13, // 3: hydrocast.v1.AssessRequest.as_of:type_name -> google.protobuf.Timestamp
 	4,  // 4: hydrocast.v1.AssessBatchRequest.requests:type_name -> hydrocast.v1.AssessRequest
 	7,  // 5: hydrocast.v1.AssessBatchResponse.results:type_name -> hydrocast.v1.AssessResult
 	8,  // 6: hydrocast.v1.AssessResult.assessment:type_name -> hydrocast.v1.Assessment
-	11, // 7: hydrocast.v1.Assessment.time:type_name -> google.protobuf.Timestamp
-	9,  // 8: hydrocast.v1.Assessment.model_versions:type_name -> hydrocast.v1.Assessment.ModelVersionsEntry
-	11, // 9: hydrocast.v1.Assessment.freshest_reading_time:type_name -> google.protobuf.Timestamp
-	10, // 10: hydrocast.v1.Assessment.feature_status:type_name -> hydrocast.v1.Assessment.FeatureStatusEntry
-	1,  // 11: hydrocast.v1.HydrocastService.Ingest:input_type -> hydrocast.v1.IngestRequest
-	4,  // 12: hydrocast.v1.HydrocastService.Assess:input_type -> hydrocast.v1.AssessRequest
-	5,  // 13: hydrocast.v1.HydrocastService.AssessBatch:input_type -> hydrocast.v1.AssessBatchRequest
-	3,  // 14: hydrocast.v1.HydrocastService.Ingest:output_type -> hydrocast.v1.IngestResponse
-	8,  // 15: hydrocast.v1.HydrocastService.Assess:output_type -> hydrocast.v1.Assessment
-	6,  // 16: hydrocast.v1.HydrocastService.AssessBatch:output_type -> hydrocast.v1.AssessBatchResponse
-	14, // [14:17] is the sub-list for method output_type
-	11, // [11:14] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	13, // 7: hydrocast.v1.Assessment.time:type_name -> google.protobuf.Timestamp
+	11, // 8: hydrocast.v1.Assessment.model_versions:type_name -> hydrocast.v1.Assessment.ModelVersionsEntry
+	13, // 9: hydrocast.v1.Assessment.freshest_reading_time:type_name -> google.protobuf.Timestamp
+	12, // 10: hydrocast.v1.Assessment.feature_status:type_name -> hydrocast.v1.Assessment.FeatureStatusEntry
+	13, // 11: hydrocast.v1.RecordOutcomeRequest.session_start:type_name -> google.protobuf.Timestamp
+	13, // 12: hydrocast.v1.RecordOutcomeRequest.session_end:type_name -> google.protobuf.Timestamp
+	1,  // 13: hydrocast.v1.HydrocastService.Ingest:input_type -> hydrocast.v1.IngestRequest
+	4,  // 14: hydrocast.v1.HydrocastService.Assess:input_type -> hydrocast.v1.AssessRequest
+	5,  // 15: hydrocast.v1.HydrocastService.AssessBatch:input_type -> hydrocast.v1.AssessBatchRequest
+	9,  // 16: hydrocast.v1.HydrocastService.RecordOutcome:input_type -> hydrocast.v1.RecordOutcomeRequest
+	3,  // 17: hydrocast.v1.HydrocastService.Ingest:output_type -> hydrocast.v1.IngestResponse
+	8,  // 18: hydrocast.v1.HydrocastService.Assess:output_type -> hydrocast.v1.Assessment
+	6,  // 19: hydrocast.v1.HydrocastService.AssessBatch:output_type -> hydrocast.v1.AssessBatchResponse
+	10, // 20: hydrocast.v1.HydrocastService.RecordOutcome:output_type -> hydrocast.v1.RecordOutcomeResponse
+	17, // [17:21] is the sub-list for method output_type
+	13, // [13:17] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_hydrocast_v1_hydrocast_proto_init() }
@@ -947,13 +1137,15 @@ func file_hydrocast_v1_hydrocast_proto_init() {
 	}
 	file_hydrocast_v1_hydrocast_proto_msgTypes[0].OneofWrappers = []any{}
 	file_hydrocast_v1_hydrocast_proto_msgTypes[8].OneofWrappers = []any{}
+	file_hydrocast_v1_hydrocast_proto_msgTypes[9].OneofWrappers = []any{}
+	file_hydrocast_v1_hydrocast_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hydrocast_v1_hydrocast_proto_rawDesc), len(file_hydrocast_v1_hydrocast_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,9 +22,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	HydrocastService_Ingest_FullMethodName      = "/hydrocast.v1.HydrocastService/Ingest"
-	HydrocastService_Assess_FullMethodName      = "/hydrocast.v1.HydrocastService/Assess"
-	HydrocastService_AssessBatch_FullMethodName = "/hydrocast.v1.HydrocastService/AssessBatch"
+	HydrocastService_Ingest_FullMethodName        = "/hydrocast.v1.HydrocastService/Ingest"
+	HydrocastService_Assess_FullMethodName        = "/hydrocast.v1.HydrocastService/Assess"
+	HydrocastService_AssessBatch_FullMethodName   = "/hydrocast.v1.HydrocastService/AssessBatch"
+	HydrocastService_RecordOutcome_FullMethodName = "/hydrocast.v1.HydrocastService/RecordOutcome"
 )
 
 // HydrocastServiceClient is the client API for HydrocastService service.
@@ -42,6 +43,10 @@ type HydrocastServiceClient interface {
 	// AssessBatch assesses many athletes in one call; each result says whether it
 	// succeeded.
 	AssessBatch(ctx context.Context, in *AssessBatchRequest, opts ...grpc.CallOption) (*AssessBatchResponse, error)
+	// RecordOutcome records the measured sweat rate of one finished session, the
+	// label that realised accuracy and evaluations compare predictions with. The
+	// response is sent once the label is durably stored.
+	RecordOutcome(ctx context.Context, in *RecordOutcomeRequest, opts ...grpc.CallOption) (*RecordOutcomeResponse, error)
 }
 
 type hydrocastServiceClient struct {
@@ -85,6 +90,16 @@ func (c *hydrocastServiceClient) AssessBatch(ctx context.Context, in *AssessBatc
 	return out, nil
 }
 
+func (c *hydrocastServiceClient) RecordOutcome(ctx context.Context, in *RecordOutcomeRequest, opts ...grpc.CallOption) (*RecordOutcomeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordOutcomeResponse)
+	err := c.cc.Invoke(ctx, HydrocastService_RecordOutcome_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HydrocastServiceServer is the server API for HydrocastService service.
 // All implementations must embed UnimplementedHydrocastServiceServer
 // for forward compatibility.
@@ -100,6 +115,10 @@ type HydrocastServiceServer interface {
 	// AssessBatch assesses many athletes in one call; each result says whether it
 	// succeeded.
 	AssessBatch(context.Context, *AssessBatchRequest) (*AssessBatchResponse, error)
+	// RecordOutcome records the measured sweat rate of one finished session, the
+	// label that realised accuracy and evaluations compare predictions with. The
+	// response is sent once the label is durably stored.
+	RecordOutcome(context.Context, *RecordOutcomeRequest) (*RecordOutcomeResponse, error)
 	mustEmbedUnimplementedHydrocastServiceServer()
 }
 
@@ -118,6 +137,9 @@ func (UnimplementedHydrocastServiceServer) Assess(context.Context, *AssessReques
 }
 func (UnimplementedHydrocastServiceServer) AssessBatch(context.Context, *AssessBatchRequest) (*AssessBatchResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method AssessBatch not implemented")
+}
+func (UnimplementedHydrocastServiceServer) RecordOutcome(context.Context, *RecordOutcomeRequest) (*RecordOutcomeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecordOutcome not implemented")
 }
 func (UnimplementedHydrocastServiceServer) mustEmbedUnimplementedHydrocastServiceServer() {}
 func (UnimplementedHydrocastServiceServer) testEmbeddedByValue()                          {}
@@ -183,6 +205,24 @@ func _HydrocastService_AssessBatch_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HydrocastService_RecordOutcome_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordOutcomeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HydrocastServiceServer).RecordOutcome(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HydrocastService_RecordOutcome_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HydrocastServiceServer).RecordOutcome(ctx, req.(*RecordOutcomeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HydrocastService_ServiceDesc is the grpc.ServiceDesc for HydrocastService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -197,6 +237,10 @@ var HydrocastService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AssessBatch",
 			Handler:    _HydrocastService_AssessBatch_Handler,
+		},
+		{
+			MethodName: "RecordOutcome",
+			Handler:    _HydrocastService_RecordOutcome_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
