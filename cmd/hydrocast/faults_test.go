@@ -308,7 +308,11 @@ func testRedisStopped(t *testing.T) {
 		t.Errorf("sweat rate %v with Redis down, %v before; want the last known vector's",
 			during.GetSweatRateLPerH(), before.GetSweatRateLPerH())
 	}
-	_, noAsOfErr := faultAssess(t.Context(), c, id, nil)
+	noAsOfResp, noAsOfErr := faultAssess(t.Context(), c, id, nil)
+	if noAsOfErr != nil || countStale(noAsOfResp) == 0 {
+		t.Errorf("assess now with Redis down: %v, %d stale features; want the last "+
+			"known vector, stale", noAsOfErr, countStale(noAsOfResp))
+	}
 	more := []*hydrocastv1.Reading{faultReading(id, base, 60)}
 	_, ingestErr := faultIngest(t.Context(), c, more)
 	if status.Code(ingestErr) != codes.Unavailable {
@@ -339,10 +343,9 @@ func testRedisStopped(t *testing.T) {
 			countStale(after))
 	}
 
-	noAsOf := "answered"
+	noAsOf := "answered the same way"
 	if noAsOfErr != nil {
-		noAsOf = "refused with " + status.Code(noAsOfErr).String() + " (no as-of time: " +
-			"the newest reading's time is looked up in Redis)"
+		noAsOf = "refused with " + status.Code(noAsOfErr).String()
 	}
 	recordFault(t, faultRedis, "assessments continue from the last known vectors, marked "+
 		"stale; ingest keeps what it acknowledged; recovery when Redis returns",
@@ -502,11 +505,29 @@ func testCorruptArtifact(t *testing.T) {
 	if served != "1" {
 		t.Errorf("serving %s version %q, want the previous version 1", sweat.Name, served)
 	}
-	recordFault(t, faultCorrupt, "detected; the previous version keeps serving",
+	// The server retires the version: production moves back, then v2 is marked failed.
+	var status registry.Status
+	var prod registry.Version
+	for range 50 {
+		v, err := reg.Version(t.Context(), sweat.Name, v2.Number)
+		if err == nil {
+			status = v.Status
+		}
+		prod, _ = reg.Resolve(t.Context(), sweat.Name, "production")
+		if status == registry.StatusFailed && prod.Number == 1 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if status != registry.StatusFailed || prod.Number != 1 {
+		t.Errorf("v%d is %s and production points at v%d; want failed, and v1", v2.Number,
+			status, prod.Number)
+	}
+	recordFault(t, faultCorrupt, "detected, version marked failed, the previous one serves",
 		fmt.Sprintf("one byte of %s v%d flipped, production moved to it: detected=%v "+
-			"(digest check, logged as an error), Assess answered by v%s; the version is "+
-			"not marked failed (the registry refuses that while it is aliased)",
-			sweat.Name, v2.Number, detected, served))
+			"(digest check, logged as an error), Assess answered by v%s; production moved "+
+			"back to v%d and v%d marked %s by the server", sweat.Name, v2.Number, detected,
+			served, prod.Number, v2.Number, status))
 }
 
 // faultsBegin and faultsEnd enclose the generated table in docs/faults.md.

@@ -109,6 +109,36 @@ func (s *Store) Vector(ctx context.Context, athleteID string, asOf time.Time,
 	return nil
 }
 
+// Newest returns the event time of the athlete's newest reading from the wrapped
+// store, or, when it fails, the time of the last vector this Store gave for them, so
+// that an assessment "as of now" still finds the last known vector while the store
+// is away.
+func (s *Store) Newest(ctx context.Context, athleteID string) (time.Time, error) {
+	lookup, cancel := s.bound(ctx)
+	t, err := s.OnlineStore.Newest(lookup, athleteID)
+	cancel()
+	switch {
+	case err == nil:
+		return t, nil
+	case errors.Is(err, features.ErrUnknownAthlete):
+		s.forget(athleteID)
+		return t, err
+	case ctx.Err() != nil:
+		return t, err
+	}
+	sh := s.shardOf(athleteID)
+	sh.mu.Lock()
+	kept := sh.last[athleteID]
+	sh.mu.Unlock()
+	if kept == nil {
+		return t, err
+	}
+	if s.opts.OnError != nil {
+		s.opts.OnError(err)
+	}
+	return kept.AsOf, nil
+}
+
 // Vectors returns the athletes' features from the wrapped store, or, when it
 // fails, a record of the last vectors it gave, marked stale, with rows of missing
 // features for athletes it has none of. Vectors remembered from a record carry no

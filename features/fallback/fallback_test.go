@@ -55,6 +55,13 @@ func (f *flaky) Vectors(ctx context.Context, ids []string, asOf time.Time) (arro
 	return f.OnlineStore.Vectors(ctx, ids, asOf)
 }
 
+func (f *flaky) Newest(ctx context.Context, id string) (time.Time, error) {
+	if err := f.failure(); err != nil {
+		return time.Time{}, err
+	}
+	return f.OnlineStore.Newest(ctx, id)
+}
+
 // session ingests ten minutes of 30-second readings of the athlete.
 func session(t *testing.T, s features.OnlineStore, athlete string) time.Time {
 	t.Helper()
@@ -118,6 +125,36 @@ func TestServesLastKnownWhenDown(t *testing.T) {
 	}
 	if _, st, _ := got.Get("heart_rate_bpm_last"); st != features.StatusPresent {
 		t.Errorf("after recovery heart_rate_bpm_last is %v, want present", st)
+	}
+}
+
+func TestNewestWhenDownIsTheLastKnownVector(t *testing.T) {
+	ctx := context.Background()
+	s, inner := newFlaky(nil)
+	last := session(t, s, "a1")
+	session(t, s, "never-read") // known to the store, but no vector was ever given
+	v := features.NewVector()
+	if err := s.Vector(ctx, "a1", last.Add(30*time.Second), v); err != nil {
+		t.Fatal(err)
+	}
+
+	inner.setDown(true)
+	got, err := s.Newest(ctx, "a1")
+	if err != nil || !got.Equal(last.Add(30*time.Second)) {
+		t.Fatalf("Newest while down: %v, %v; want the kept vector's time %v", got, err,
+			last.Add(30*time.Second))
+	}
+	// An assessment as of that time gets the kept vector, stale.
+	if err := s.Vector(ctx, "a1", got, v); err != nil {
+		t.Errorf("Vector as of the fallback's newest: %v", err)
+	}
+	if _, err := s.Newest(ctx, "never-read"); !errors.Is(err, errDown) {
+		t.Errorf("Newest of an athlete with no kept vector: %v, want the store's error", err)
+	}
+
+	inner.setDown(false)
+	if got, err := s.Newest(ctx, "a1"); err != nil || !got.Equal(last) {
+		t.Errorf("Newest after recovery: %v, %v; want the store's %v", got, err, last)
 	}
 }
 
