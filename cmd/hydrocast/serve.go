@@ -200,7 +200,11 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 			set.Close()
 			return fmt.Errorf("open offline store: %w", err)
 		}
-		defer off.Close()
+		defer func() {
+			if err := off.Close(); err != nil {
+				log.Error("offline store: readings not written", "err", err)
+			}
+		}()
 		go off.Run(bgCtx)
 		store = offline.NewRecorder(store, off, 0)
 	}

@@ -153,7 +153,13 @@ func (s *Store) Append(ctx context.Context, rows ...Row) error {
 
 // Flush writes every buffered row out, one new file per event date. Rows that could
 // not be written go back to the buffer, so a later Flush retries them.
+//
+// Flushes run one at a time: a Flush that finds another writing waits for it, so that
+// Close returns only once every row appended before it is on disk, even while Run's
+// last flush is still writing.
 func (s *Store) Flush(ctx context.Context) error {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
 	s.mu.Lock()
 	rows := s.buf
 	s.buf = nil
@@ -162,9 +168,7 @@ func (s *Store) Flush(ctx context.Context) error {
 		return nil
 	}
 
-	s.fileMu.Lock()
 	failed, err := s.writeRows(ctx, rows)
-	s.fileMu.Unlock()
 	if err != nil {
 		s.mu.Lock()
 		s.buf = append(failed, s.buf...)

@@ -197,6 +197,43 @@ func TestRunFlushesByTime(t *testing.T) {
 	sameRows(t, collect(t, s, offline.Query{}), append(rows, late...))
 }
 
+// TestCloseWaitsForRunsLastFlush stops Run and closes the store at once, as a server
+// does on SIGTERM: Close must not return while Run's last flush is still writing,
+// or the process exits with the rows half on disk.
+func TestCloseWaitsForRunsLastFlush(t *testing.T) {
+	for round := range 5 {
+		dir := t.TempDir()
+		s, err := offline.Open(dir, &offline.Options{FlushInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		rows := makeRows([]string{"a", "b", "c", "d"}, 20000, time.Second)
+		if err := s.Append(ctx, rows...); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		time.Sleep(2 * time.Millisecond) // Run's last flush takes the buffer meanwhile
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// What Close promised is on disk now, whether or not Run has returned yet.
+		reopened, err := offline.Open(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(collect(t, reopened, offline.Query{})); got != len(rows) {
+			t.Fatalf("round %d: %d of %d rows on disk after Close", round, got, len(rows))
+		}
+		reopened.Close()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+}
+
 func TestIngestTimeDefaultsToClock(t *testing.T) {
 	now := time.Date(2025, 7, 20, 8, 0, 0, 0, time.UTC)
 	s := openStore(t, &offline.Options{Now: func() time.Time { return now }})
