@@ -55,10 +55,6 @@ func DefaultOptions() Options {
 // TODO: windows of athletes who stopped sending stay in memory until Delete; a
 // long-running server needs to drop idle windows (say, newest reading over a day
 // old), or its memory grows with every athlete it has ever seen.
-//
-// TODO: a reading stamped far in the future (a device clock gone wrong) moves the
-// athlete's newest time, after which every true reading counts as late; Ingest
-// should refuse readings more than a few minutes ahead of the wall clock.
 type Store struct {
 	opts   Options
 	seed   maphash.Seed

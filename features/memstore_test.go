@@ -115,3 +115,41 @@ func TestStoreLatenessConfigurable(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreRefusesReadingsFromTheFuture checks that one reading stamped far ahead of
+// the clock is quarantined instead of freezing the athlete's window, where every
+// real reading after it would count as late.
+func TestStoreRefusesReadingsFromTheFuture(t *testing.T) {
+	ctx := context.Background()
+	s := features.NewStore(nil)
+	now := time.Now().Truncate(time.Second)
+	add := func(at time.Time) features.AddResult {
+		t.Helper()
+		r := features.NewReading("g2", "watch", at)
+		r.Set(features.HeartRate, 120)
+		res, err := s.Ingest(ctx, r)
+		if err != nil && res != features.Rejected {
+			t.Fatalf("ingest at %v: %v", at, err)
+		}
+		return res
+	}
+	if res := add(now.Add(-time.Minute)); res != features.Applied {
+		t.Fatalf("a reading a minute old: %v, want applied", res)
+	}
+	if res := add(now.Add(time.Minute)); res != features.Applied {
+		t.Errorf("a clock a minute fast: %v, want applied (within MaxAhead)", res)
+	}
+	if res := add(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)); res != features.Rejected {
+		t.Fatalf("a reading dated 2099: %v, want rejected", res)
+	}
+	if res := add(now.Add(90 * time.Second)); res != features.Applied {
+		t.Errorf("the next real reading: %v, want applied, not late", res)
+	}
+	q, err := s.Quarantine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 1 || q[0].Field != "time" || q[0].Count != 1 {
+		t.Errorf("quarantine %+v, want one entry for the field time", q)
+	}
+}

@@ -117,8 +117,13 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
 
-// Validate checks the reading's identity, time and every present signal against its
-// physical range. It returns a *ValidationError naming the first wrong field.
+// MaxAhead is how far past this machine's clock a reading's event time may lie
+// before Validate refuses it: device clocks drift, but not by hours.
+const MaxAhead = 5 * time.Minute
+
+// Validate checks the reading's identity, its time (present, at most MaxAhead in the
+// future) and every present signal against its physical range. It returns a
+// *ValidationError naming the first wrong field.
 func (r *Reading) Validate() error {
 	switch {
 	case r.AthleteID == "":
@@ -127,6 +132,11 @@ func (r *Reading) Validate() error {
 		return &ValidationError{"athlete_id", "longer than 128 bytes"}
 	case r.Time.IsZero():
 		return &ValidationError{"time", "missing"}
+	case r.Time.After(time.Now().Add(MaxAhead)):
+		// A clock far ahead would otherwise freeze the athlete's windows: every real
+		// reading after it would count as late.
+		return &ValidationError{"time", fmt.Sprintf("%s is more than %v ahead of this "+
+			"machine's clock", r.Time.UTC().Format(time.RFC3339), MaxAhead)}
 	}
 	present := 0
 	for i, v := range r.Values {
