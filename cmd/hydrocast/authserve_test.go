@@ -732,3 +732,27 @@ func signLocalWith(t *testing.T, role string) string {
 func bareObservability() *observability {
 	return &observability{metrics: prometheus.NewRegistry()}
 }
+
+func TestServeRefusesMeaninglessFlags(t *testing.T) {
+	for _, c := range [][]string{
+		{"--reload-interval", "0"}, {"--shutdown-timeout", "-1s"},
+		{"--max-inflight", "-1"}, {"--rate-limit", "-5"},
+		{"--rate-limit-per-address", "-1"}, {"--tls-reload-interval", "-1s"},
+	} {
+		_, _, err := runSub(t, t.TempDir(), newServeCommand, c...)
+		if err == nil || !strings.Contains(err.Error(), c[0]) {
+			t.Errorf("serve %s: %v, want an error naming the flag", strings.Join(c, " "), err)
+		}
+	}
+}
+
+func TestWriteFileAtomicRefusesAFolder(t *testing.T) {
+	dir := t.TempDir()
+	err := writeFileAtomic(dir, []byte("report"))
+	if err == nil || !strings.Contains(err.Error(), "folder") {
+		t.Errorf("write to a folder: %v, want an error saying it is a folder", err)
+	}
+	if _, err := os.Stat(dir + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("a temporary file was left beside the folder: %v", err)
+	}
+}

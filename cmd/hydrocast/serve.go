@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -162,7 +163,33 @@ func newObservability(ctx context.Context, f *serveFlags) (*observability,
 	return o, stop, nil
 }
 
+// check refuses flag values that cannot mean anything, naming the flag.
+func (f *serveFlags) check() error {
+	bad := func(flag string, v any, want string) error {
+		return fmt.Errorf("%s %v: want %s", flag, v, want)
+	}
+	switch {
+	case f.reloadInterval <= 0:
+		return bad("--reload-interval", f.reloadInterval, "a positive duration")
+	case f.shutdownTimeout < 0:
+		return bad("--shutdown-timeout", f.shutdownTimeout, "0 or more")
+	case f.security.maxInflight < 0:
+		return bad("--max-inflight", f.security.maxInflight, "0 (no limit) or more")
+	case f.security.rate < 0 || math.IsNaN(f.security.rate):
+		return bad("--rate-limit", f.security.rate, "0 (no limit) or more calls a second")
+	case f.security.addrRate < 0 || math.IsNaN(f.security.addrRate):
+		return bad("--rate-limit-per-address", f.security.addrRate,
+			"0 (no limit) or more calls a second")
+	case f.security.tlsReload < 0:
+		return bad("--tls-reload-interval", f.security.tlsReload, "0 or more")
+	}
+	return nil
+}
+
 func runServe(ctx context.Context, g *globals, f *serveFlags) error {
+	if err := f.check(); err != nil {
+		return err
+	}
 	if err := f.security.checkBind(f.listen, f.httpListen); err != nil {
 		return err
 	}
@@ -470,10 +497,18 @@ func writeAddrFile(path, addr string) error {
 }
 
 // writeFileAtomic writes data to path through a temporary file and a rename.
+// A folder at path is refused before anything is written.
 func writeFileAtomic(path string, data []byte) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("write %s: it is a folder; name a file", path)
+	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
