@@ -146,3 +146,22 @@ func TestClip(t *testing.T) {
 		t.Error("clip changed a short reason")
 	}
 }
+
+func TestRunRefusesGatesNoTrainedFamilyReads(t *testing.T) {
+	o := Options{Data: "cohort", Families: []string{models.SweatRate}}
+	for _, gate := range []string{"false_alarms_per_hour <= 1", "anomaly:event_recall >= 0.9"} {
+		g, err := ParseGate(gate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Gates = []Gate{g}
+		if err := o.withDefaults().check(); !errors.Is(err, ErrGate) {
+			t.Errorf("gate %q on a sweat-rate-only run: %v, want ErrGate", gate, err)
+		}
+	}
+	g, _ := ParseGate("mae_vs_baseline < 1")
+	o.Gates = []Gate{g}
+	if err := o.withDefaults().check(); err != nil {
+		t.Errorf("a gate sweat-rate reads: %v", err)
+	}
+}

@@ -296,6 +296,18 @@ func (o Options) check() error {
 		if err := g.Check(); err != nil {
 			return err
 		}
+		// A gate that no trained family reads would be silently unenforced.
+		applies := GateMetrics[g.Metric]
+		if g.Family != "" {
+			applies = []string{g.Family}
+		}
+		if !slices.ContainsFunc(applies, func(f string) bool {
+			return slices.Contains(o.Families, f) && slices.Contains(GateMetrics[g.Metric], f)
+		}) {
+			return fmt.Errorf("%w: gate %s reads %s of %s, and this run trains only %s",
+				ErrGate, g, g.Metric, strings.Join(applies, ", "),
+				strings.Join(o.Families, ", "))
+		}
 	}
 	return o.Labels.Check()
 }
