@@ -19,12 +19,7 @@ import (
 // missingCommands are the hydrocast commands the manifests run that the binary does
 // not have yet. A container running one is expected to be refused; when the command
 // appears, this test fails until it is removed from here.
-//
-// TODO: `hydrocast ingest` (a Pub/Sub subscriber over features/pubsub, with gRPC
-// health and metrics listeners) does not exist; until it does the ingest Deployment
-// crash-loops and readings reach Redis only through serve's Ingest API. `drift` is
-// written (cmd/hydrocast/drift.go) but not yet added to the root command.
-var missingCommands = []string{"ingest"}
+var missingCommands = []string{}
 
 // TestManifestsRunTheBinary builds hydrocast and asks it to parse the command line of
 // every container that runs it, in every environment: a flag or command the binary

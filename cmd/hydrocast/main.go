@@ -74,6 +74,7 @@ Environment variables:
 		newEvalCommand(g),
 		newTokenCommand(g),
 		newCapacityCommand(g),
+		newIngestCommand(g),
 	)
 	return root
 }
