@@ -36,8 +36,9 @@ func newIngestCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ingest",
 		Short: "Run an ingest worker: Pub/Sub readings into the shared feature store",
-		Long: `Ingest pulls readings from a Pub/Sub subscription (JSON or binary
-hydrocast.v1.Reading messages, ordered by athlete) into the online feature store that
+		Long: `Ingest pulls readings from a Pub/Sub subscription (hydrocast.v1.Reading
+messages ordered by athlete: JSON, or binary with the attribute content-type
+application/x-protobuf) into the online feature store that
 serve replicas read, acknowledging each message only once the store has taken its
 reading. Accepted readings are also appended to the offline store in <home>/offline.
 

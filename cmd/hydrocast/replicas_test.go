@@ -18,8 +18,12 @@ import (
 	"testing"
 	"time"
 
+	ps "cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
@@ -29,6 +33,7 @@ import (
 
 	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	"github.com/hydrocast/hydrocast/features"
+	"github.com/hydrocast/hydrocast/features/pubsub"
 	"github.com/hydrocast/hydrocast/features/redisstore"
 	"github.com/hydrocast/hydrocast/features/wire"
 	"github.com/hydrocast/hydrocast/registry"
@@ -65,10 +70,11 @@ func TestReplicaProcess(t *testing.T) {
 }
 
 // TestReplicasAgree runs two `serve` processes that share Redis (features) and
-// PostgreSQL (registry): readings ingested through one are assessed identically by
-// both, an alias moved in the registry reaches both within 2 s, both assign athletes
-// to the same arm of an A/B split, and a client that retries loses no request while
-// one replica stops.
+// PostgreSQL (registry), and an `ingest` worker on Pub/Sub's fake server: readings
+// ingested through one replica, or published for the worker, are assessed
+// identically by both, an alias moved in the registry reaches both within 2 s, both
+// assign athletes to the same arm of an A/B split, and a client that retries loses no
+// request while one replica stops.
 func TestReplicasAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains models and starts two servers")
@@ -120,6 +126,38 @@ func TestReplicasAgree(t *testing.T) {
 			"--split", "1=50,2=50", "--reason", "replica test")
 		athletes := ingestAthletes(t, a.addr, "replicas-"+run+"-ab-", 24)
 		sameAssignments(t, a, b, athletes, "sweat-rate")
+	})
+
+	t.Run("an ingest worker feeds both", func(t *testing.T) {
+		emulator, sub, publish := readingsTopic(t)
+		w := startIngestWorker(t, emulator, sub)
+		id := "replicas-" + run + "-pubsub"
+		start := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+		for i := range 20 {
+			r := features.NewReading(id, "watch", start.Add(time.Duration(i)*30*time.Second))
+			r.Set(features.HeartRate, float64(130+i))
+			r.Set(features.SkinTemp, 34)
+			publish(id, wire.ToProto(&r))
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			fromA, errA := tryAssess(t, a.addr, id)
+			fromB, errB := tryAssess(t, b.addr, id)
+			if errA == nil && errB == nil && fromA.GetFreshestReadingTime().AsTime().Equal(
+				start.Add(19*30*time.Second)) {
+				if !proto.Equal(fromA, fromB) {
+					t.Fatalf("replicas disagree on the worker's athlete:\na: %v\nb: %v",
+						fromA, fromB)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				w.stop(t)
+				t.Fatalf("after 20 s the replicas do not serve the worker's readings: "+
+					"a %v, b %v; the worker's log:\n%s", errA, errB, w.stderr())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 
 	t.Run("a retrying client loses nothing when a replica stops", func(t *testing.T) {
@@ -397,12 +435,31 @@ type replica struct {
 func startReplica(t *testing.T, name, regURL string) *replica {
 	t.Helper()
 	dir := t.TempDir()
-	r := &replica{name: name, log: filepath.Join(dir, "stderr"),
-		exited: make(chan struct{})}
-	args, err := json.Marshal([]string{"--home", dir, "--registry", regURL, "serve",
+	return startProcess(t, name, dir, []string{"--home", dir, "--registry", regURL, "serve",
 		"--feature-store", "redis", "--redis-addr", replicaRedisAddr,
 		"--listen", "127.0.0.1:0", "--http-listen", "", "--reload-interval", "250ms",
-		"--addr-file", filepath.Join(dir, "addr")})
+		"--addr-file", filepath.Join(dir, "addr")}, nil)
+}
+
+// startIngestWorker starts `hydrocast ingest` on the subscription of the Pub/Sub
+// emulator at emulator, writing into the replicas' Redis.
+func startIngestWorker(t *testing.T, emulator, subscription string) *replica {
+	t.Helper()
+	dir := t.TempDir()
+	return startProcess(t, "ingest", dir, []string{"--home", dir, "ingest",
+		"--pubsub-subscription", subscription, "--feature-store", "redis",
+		"--redis-addr", replicaRedisAddr, "--offline-log=false",
+		"--health-listen", "127.0.0.1:0", "--addr-file", filepath.Join(dir, "addr")},
+		[]string{"PUBSUB_EMULATOR_HOST=" + emulator})
+}
+
+// startProcess runs hydrocast with args as a child process, logging to dir, and waits
+// until it writes dir/addr. The test's end stops it.
+func startProcess(t *testing.T, name, dir string, args, env []string) *replica {
+	t.Helper()
+	r := &replica{name: name, log: filepath.Join(dir, "stderr"),
+		exited: make(chan struct{})}
+	encoded, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,10 +470,11 @@ func startReplica(t *testing.T, name, regURL string) *replica {
 	defer logFile.Close()
 
 	r.cmd = exec.Command(os.Args[0], "-test.run=^TestReplicaProcess$")
-	r.cmd.Env = append(os.Environ(), envReplicaArgs+"="+string(args), "HYDROCAST_REGISTRY=")
+	r.cmd.Env = append(append(os.Environ(), envReplicaArgs+"="+string(encoded),
+		"HYDROCAST_REGISTRY="), env...)
 	r.cmd.Stderr, r.cmd.Stdout = logFile, logFile
 	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("start replica %s: %v", name, err)
+		t.Fatalf("start %s: %v", name, err)
 	}
 	go func() {
 		r.waitErr = r.cmd.Wait()
@@ -428,7 +486,7 @@ func startReplica(t *testing.T, name, regURL string) *replica {
 	failed := make(chan error, 1)
 	go func() {
 		<-r.exited
-		failed <- fmt.Errorf("replica %s exited: %v\n%s", name, r.waitErr, r.stderr())
+		failed <- fmt.Errorf("%s exited: %v\n%s", name, r.waitErr, r.stderr())
 	}()
 	r.addr = waitForFile(t, filepath.Join(dir, "addr"), failed)
 	return r
@@ -473,6 +531,61 @@ func assessAt(t *testing.T, addr, athlete string) *hydrocastv1.Assessment {
 		t.Fatalf("assess %s at %s: %v", athlete, addr, err)
 	}
 	return a
+}
+
+// tryAssess asks the server at addr for the athlete's assessment at its newest
+// reading, returning the error instead of failing.
+func tryAssess(t *testing.T, addr, athlete string) (*hydrocastv1.Assessment, error) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	return hydrocastv1.NewHydrocastServiceClient(conn).Assess(ctx,
+		&hydrocastv1.AssessRequest{AthleteId: athlete})
+}
+
+// readingsTopic starts Pub/Sub's fake server with a readings topic and an ordered
+// subscription, and returns its address, the subscription's name and a function that
+// publishes one reading keyed by athlete, as binary protocol buffers, as the devices'
+// gateway would.
+func readingsTopic(t *testing.T) (emulator, subscription string,
+	publish func(athlete string, r *hydrocastv1.Reading)) {
+	t.Helper()
+	const topic = "projects/replicas/topics/readings"
+	subscription = "projects/replicas/subscriptions/ingest"
+	srv := pstest.NewServer()
+	t.Cleanup(func() { srv.Close() })
+	conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client, err := ps.NewClient(t.Context(), "replicas", option.WithGRPCConn(conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if _, err := client.TopicAdminClient.CreateTopic(t.Context(),
+		&pubsubpb.Topic{Name: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.SubscriptionAdminClient.CreateSubscription(t.Context(),
+		&pubsubpb.Subscription{Name: subscription, Topic: topic,
+			EnableMessageOrdering: true, AckDeadlineSeconds: 10}); err != nil {
+		t.Fatal(err)
+	}
+	return srv.Addr, subscription, func(athlete string, r *hydrocastv1.Reading) {
+		data, err := proto.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.PublishOrdered(topic, data,
+			map[string]string{pubsub.AttrContentType: pubsub.ContentProto}, athlete)
+	}
 }
 
 // waitForVersion polls the replica until it serves version of model, failing once
