@@ -17,6 +17,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/hydrocast/hydrocast/auth/audit"
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/features/offline"
 	"github.com/hydrocast/hydrocast/features/wal"
@@ -102,6 +103,33 @@ func (s *athleteStores) holds(ctx context.Context, id string) (bool, error) {
 	return false, nil
 }
 
+// auditData appends an export or a deletion to <home>/audit/data.jsonl, the
+// hash-chained audit trail of what was done with athletes' data: who, when, what and
+// how it ended. The athlete appears only as their pseudonym (the keyed hash serve's
+// logs use), so that the trail of a deletion keeps no trace of whom it erased.
+func auditData(home, event, id string, err error) error {
+	p, perr := loadPseudonymizer(home, "")
+	if perr != nil {
+		return perr
+	}
+	l, aerr := audit.Open(filepath.Join(home, "audit", "data.jsonl"), audit.Options{})
+	if errors.Is(aerr, os.ErrNotExist) {
+		if aerr = os.MkdirAll(filepath.Join(home, "audit"), 0o700); aerr == nil {
+			l, aerr = audit.Open(filepath.Join(home, "audit", "data.jsonl"), audit.Options{})
+		}
+	}
+	if aerr != nil {
+		return fmt.Errorf("audit %s: %w", event, aerr)
+	}
+	rec := audit.Record{Event: event, Principal: (&modelsFlags{}).principal(),
+		Method:  "hydrocast athlete " + strings.TrimPrefix(event, "athlete."),
+		Outcome: "ok", Reason: "athlete " + p.Pseudonymize(id)}
+	if err != nil {
+		rec.Outcome, rec.Reason = "failed", rec.Reason+": "+err.Error()
+	}
+	return errors.Join(l.Record(rec), l.Close())
+}
+
 // errNothingHeld is the answer to an export or a deletion of an athlete of whom no
 // store keeps anything: most often a mistyped id, which must not pass for done.
 func errNothingHeld(id, home string) error {
@@ -184,8 +212,8 @@ func runAthleteExport(ctx context.Context, g *globals, id, out, format, asOfFlag
 		}
 	}
 	sum, err := stores.holdings().Export(ctx, id, out, offline.ExportFormat(format), asOf)
-	if err != nil {
-		return err
+	if aerr := auditData(g.home, "athlete.export", id, err); aerr != nil || err != nil {
+		return errors.Join(err, aerr)
 	}
 	fmt.Fprintf(stdout, "exported %d readings of athlete %s to %s\n", sum.Readings, id,
 		sum.ReadingsFile)
@@ -248,8 +276,12 @@ func runAthleteDelete(ctx context.Context, g *globals, id string, yes bool, stdi
 	} else if !held {
 		return errNothingHeld(id, g.home)
 	}
-	if err := stores.holdings().Delete(ctx, id); err != nil {
-		return fmt.Errorf("delete athlete %s (running it again completes it): %w", id, err)
+	err = stores.holdings().Delete(ctx, id)
+	if aerr := auditData(g.home, "athlete.delete", id, err); aerr != nil || err != nil {
+		if err != nil {
+			err = fmt.Errorf("delete athlete %s (running it again completes it): %w", id, err)
+		}
+		return errors.Join(err, aerr)
 	}
 	if err := stores.close(); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hydrocast/hydrocast/auth/audit"
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/features/importer"
 	"github.com/hydrocast/hydrocast/features/offline"
@@ -151,6 +152,15 @@ func TestAthleteDeleteLeavesNoTrace(t *testing.T) {
 	}
 	if left := filesHolding(t, home, forgotten); len(left) > 0 {
 		t.Fatalf("after deletion the athlete is still in %q", left)
+	}
+	// The deletion is in the data audit trail, under the athlete's pseudonym only.
+	auditFile := filepath.Join(home, "audit", "data.jsonl")
+	if n, _, err := audit.VerifyFile(auditFile); err != nil || n != 1 {
+		t.Errorf("data audit trail: %d records, %v; want the one deletion", n, err)
+	}
+	if b, _ := os.ReadFile(auditFile); !bytes.Contains(b, []byte(`"event":"athlete.delete"`)) ||
+		!bytes.Contains(b, []byte(`"outcome":"ok"`)) {
+		t.Errorf("data audit trail lacks the deletion:\n%s", b)
 	}
 
 	// The other athlete is whole, online and offline.
