@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/hydrocast/hydrocast/auth/audit"
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/features/offline"
+	"github.com/hydrocast/hydrocast/features/redisstore"
 	"github.com/hydrocast/hydrocast/features/wal"
 )
 
@@ -28,8 +30,9 @@ const athleteStoresNote = `The athlete commands work on the stores in the state 
 the offline store (<home>/offline) and the write-ahead-logged online store of
 'hydrocast serve' (<home>/wal, with its snapshots). Stop the server first: it holds
 the online store, and these commands refuse to run while it does. A server using
---feature-store redis or memory keeps its online features elsewhere; these commands
-do not reach them.`
+--feature-store redis keeps its online features in Redis: name it with --redis-addr
+and export and delete reach it too (the servers may keep running). A server with
+--feature-store memory forgets an athlete only when it stops.`
 
 func newAthleteCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -40,15 +43,22 @@ delete it from all of them, or show the readings that failed validation.
 
 ` + athleteStoresNote,
 	}
+	cmd.PersistentFlags().StringVar(&athleteRedisAddr, "redis-addr", "", "also the Redis "+
+		"feature store at this address, shared by servers with --feature-store redis")
 	cmd.AddCommand(newAthleteExportCommand(g), newAthleteDeleteCommand(g),
 		newAthleteQuarantineCommand(g))
 	return cmd
 }
 
+// athleteRedisAddr is the athlete commands' --redis-addr.
+var athleteRedisAddr string
+
 // athleteStores are the stores of the state folder, opened for one command.
 type athleteStores struct {
 	offline *offline.Store
-	online  *wal.Durable // nil when <home>/wal does not exist
+	online  *wal.Durable      // nil when <home>/wal does not exist
+	redis   *redisstore.Store // nil without --redis-addr
+	rdb     *redis.Client
 }
 
 // openAthleteStores opens the offline store and, when it exists, the online store's
@@ -69,6 +79,16 @@ func openAthleteStores(g *globals) (*athleteStores, error) {
 		}
 		s.online = d
 	}
+	if athleteRedisAddr != "" {
+		s.rdb = redis.NewClient(&redis.Options{Addr: athleteRedisAddr,
+			ContextTimeoutEnabled: true})
+		rs, err := redisstore.New(s.rdb, nil)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("--redis-addr %s: %w", athleteRedisAddr, err)
+		}
+		s.redis = rs
+	}
 	off, err := offline.Open(filepath.Join(g.home, "offline"), nil)
 	if err != nil {
 		s.close()
@@ -80,17 +100,38 @@ func openAthleteStores(g *globals) (*athleteStores, error) {
 
 func (s *athleteStores) holdings() offline.Holdings {
 	h := offline.Holdings{Offline: s.offline}
-	if s.online != nil {
+	switch {
+	case s.online != nil:
 		h.Online, h.WAL = s.online, s.online
+	case s.redis != nil:
+		h.Online = s.redis
 	}
 	return h
+}
+
+// deleteElsewhere deletes the athlete from Redis when holdings() did not cover it.
+func (s *athleteStores) deleteElsewhere(ctx context.Context, id string) error {
+	if s.redis == nil || s.online == nil {
+		return nil
+	}
+	if err := s.redis.Delete(ctx, id); err != nil {
+		return fmt.Errorf("delete from Redis: %w", err)
+	}
+	return nil
 }
 
 // holds reports whether any store keeps something of the athlete: a reading in the
 // offline store, or a window in the online store.
 func (s *athleteStores) holds(ctx context.Context, id string) (bool, error) {
+	var onlines []features.OnlineStore
 	if s.online != nil {
-		if _, err := s.online.Newest(ctx, id); err == nil {
+		onlines = append(onlines, s.online)
+	}
+	if s.redis != nil {
+		onlines = append(onlines, s.redis)
+	}
+	for _, online := range onlines {
+		if _, err := online.Newest(ctx, id); err == nil {
 			return true, nil
 		}
 	}
@@ -144,6 +185,10 @@ func (s *athleteStores) close() error {
 	}
 	if s.online != nil {
 		errs = append(errs, s.online.Close())
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+		s.rdb = nil
 	}
 	return errors.Join(errs...)
 }
@@ -276,7 +321,7 @@ func runAthleteDelete(ctx context.Context, g *globals, id string, yes bool, stdi
 	} else if !held {
 		return errNothingHeld(id, g.home)
 	}
-	err = stores.holdings().Delete(ctx, id)
+	err = errors.Join(stores.holdings().Delete(ctx, id), stores.deleteElsewhere(ctx, id))
 	if aerr := auditData(g.home, "athlete.delete", id, err); aerr != nil || err != nil {
 		if err != nil {
 			err = fmt.Errorf("delete athlete %s (running it again completes it): %w", id, err)
@@ -289,6 +334,9 @@ func runAthleteDelete(ctx context.Context, g *globals, id string, yes bool, stdi
 	where := "the offline store"
 	if stores.online != nil {
 		where += ", the online store and its log"
+	}
+	if stores.redis != nil {
+		where += ", Redis at " + athleteRedisAddr
 	}
 	fmt.Fprintf(stdout, "deleted athlete %s from %s under %s\n", id, where, g.home)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/hydrocast/hydrocast/auth/audit"
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/features/importer"
 	"github.com/hydrocast/hydrocast/features/offline"
+	"github.com/hydrocast/hydrocast/features/redisstore"
 	"github.com/hydrocast/hydrocast/features/wal"
 )
 
@@ -313,5 +316,38 @@ func TestAthleteUnknownIDIsAnError(t *testing.T) {
 		t.TempDir())
 	if err != nil || !strings.Contains(out, "exported 10 readings") {
 		t.Errorf("export a-17 after the refusals: %v, %q", err, out)
+	}
+}
+
+// TestAthleteDeleteReachesRedis deletes an athlete that only the Redis feature store
+// of running servers holds, as a deletion request in a fleet would.
+func TestAthleteDeleteReachesRedis(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	if err := rdb.Ping(t.Context()).Err(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Redis: %v", err)
+		}
+		t.Skipf("Redis at 127.0.0.1:6379 unreachable: %v", err)
+	}
+	rs, err := redisstore.New(rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("athlete-cmd-%d", time.Now().UnixNano())
+	r := features.NewReading(id, "watch", time.Now().Add(-time.Minute))
+	r.Set(features.HeartRate, 120)
+	if _, err := rs.Ingest(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { athleteRedisAddr = "" })
+	home := t.TempDir()
+	out, _, err := runSub(t, home, newAthleteCommand, "delete", id, "--yes",
+		"--redis-addr", "127.0.0.1:6379")
+	if err != nil || !strings.Contains(out, "Redis at 127.0.0.1:6379") {
+		t.Fatalf("delete: %v, printed %q", err, out)
+	}
+	if _, err := rs.Newest(t.Context(), id); !errors.Is(err, features.ErrUnknownAthlete) {
+		t.Errorf("after the deletion Redis still knows the athlete: %v", err)
 	}
 }
