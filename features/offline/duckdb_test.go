@@ -16,7 +16,8 @@ import (
 
 // duckDB returns a function that runs SQL in DuckDB (the npm package of its Node.js
 // API, installed once into .cache/duckdb) and returns the rows as JSON objects
-// (BIGINTs come as strings, other numbers as numbers). It skips the test when Node.js or npm is missing, except under CI, where it fails.
+// (BIGINTs come as strings, other numbers as numbers). It skips the test when
+// Node.js or npm is missing, except under CI, where it fails.
 func duckDB(t *testing.T) func(sql string) []map[string]any {
 	t.Helper()
 	missing := func(format string, args ...any) {
