@@ -71,6 +71,8 @@ gobench inference '^Benchmark(GRPCIngest|IngestReadings)$/^batch=100$'
 gobench features/offline '^BenchmarkScan$' -test.benchtime 5x
 # Needs Redis on 127.0.0.1:6379; without it the benchmark skips and the row says so.
 gobench features/redisstore '^BenchmarkVector$'
+# One fit of the sweat model on a million rows takes most of a minute: once a round.
+gobench training '^BenchmarkFitSweat1M$' -test.benchtime 1x
 
 # --- load tests -----------------------------------------------------------------------
 
