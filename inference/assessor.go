@@ -147,8 +147,9 @@ func (s *ModelSet) AssessRouted(ctx context.Context, v *features.Vector,
 		// current is known to warn about or to drink for, and the session's clock
 		// stopped with its last reading; say how old the picture is instead.
 		a.ElapsedMin = max(0, a.ElapsedMin-age.Minutes())
-		a.Alerts = []string{fmt.Sprintf("no fresh readings for %s: the values describe "+
-			"the athlete at the last reading, not now", age.Round(time.Second))}
+		a.Alerts = []string{fmt.Sprintf("no fresh readings for %s: no alerts or fluid "+
+			"advice until readings resume; the estimates rest on stale or missing features",
+			age.Round(time.Second))}
 		return a, nil
 	}
 	mass := present(v, "body_mass_kg")

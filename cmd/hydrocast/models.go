@@ -486,10 +486,10 @@ publishes into its registry. A server with authentication wants --token, of the
 data-scientist role (admin to point an alias other than staging at the upload), and
 --tls-ca when it serves TLS.`,
 		Example: `  hydrocast models upload sweat.onnx --name sweat-rate \
-    --inputs-from-features heart_rate_bpm_mean_15m,skin_temp_c_mean_15m,humidity_pct \
+    --inputs-from-features heart_rate_bpm_mean_15m,skin_temp_c_mean_15m,humidity_pct_last \
     --alias staging --description "LightGBM, 400 trees"
   hydrocast models upload big.onnx --name sweat-rate --server localhost:8470 \
-    --inputs-from-features heart_rate_bpm_mean_15m,skin_temp_c_mean_15m,humidity_pct`,
+    --inputs-from-features heart_rate_bpm_mean_15m,skin_temp_c_mean_15m,humidity_pct_last`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			show := func(v registry.Version) error {
