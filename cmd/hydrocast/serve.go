@@ -275,14 +275,11 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 		Alias: f.alias, RetireCorrupt: true})
 	go sec.run(bgCtx)
 
-	log.Info("serving", "addr", lis.Addr().String(), "models", set.Versions(),
-		"auth", f.security.authMode, "tls", sec.tls != nil)
 	errc := make(chan error, 3)
-	go func() { errc <- api.grpc.Serve(lis) }()
 	if f.pubsubSub != "" {
 		src, err := pubsub.Subscribe(ctx, f.pubsubSub, store, nil)
 		if err != nil {
-			api.grpc.Stop()
+			lis.Close()
 			return fmt.Errorf("--pubsub-subscription: %w", err)
 		}
 		done := make(chan struct{})
@@ -294,6 +291,9 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 		}()
 		defer func() { stopBackground(); <-done; src.Close() }()
 	}
+	log.Info("serving", "addr", lis.Addr().String(), "models", set.Versions(),
+		"auth", f.security.authMode, "tls", sec.tls != nil)
+	go func() { errc <- api.grpc.Serve(lis) }()
 	var hsrv *http.Server
 	if f.httpListen != "" {
 		if hsrv, err = serveHTTP(f.httpListen, api, sec, errc, log); err != nil {
