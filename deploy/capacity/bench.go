@@ -81,22 +81,46 @@ func ReadBench(r io.Reader) (Bench, error) {
 
 // Validate checks that every figure is a positive, finite number.
 func (b Bench) Validate() error {
-	return positive("bench", []field{
-		{"ingest_readings_per_core_second", b.IngestReadingsPerCoreSecond},
-		{"assess_per_core_second", b.AssessPerCoreSecond},
-		{"assess_p99_seconds", b.AssessP99Seconds},
-		{"redis_bytes_per_athlete", b.RedisBytesPerAthlete},
-		{"parquet_bytes_per_reading", b.ParquetBytesPerReading},
-		{"bigquery_bytes_per_reading", b.BigQueryBytesPerReading},
-		{"pubsub_bytes_per_reading", b.PubSubBytesPerReading},
-		{"training_core_seconds_per_million_rows", b.TrainingCoreSecondsPerMillionRows},
-	})
+	fields := []bounded{
+		{"ingest_readings_per_core_second", b.IngestReadingsPerCoreSecond, 1e-3, 1e10},
+		{"assess_per_core_second", b.AssessPerCoreSecond, 1e-3, 1e9},
+		{"assess_p99_seconds", b.AssessP99Seconds, 1e-7, 600},
+		{"redis_bytes_per_athlete", b.RedisBytesPerAthlete, 1, 1e12},
+		{"parquet_bytes_per_reading", b.ParquetBytesPerReading, 0.01, 1e7},
+		{"bigquery_bytes_per_reading", b.BigQueryBytesPerReading, 0.01, 1e7},
+		{"pubsub_bytes_per_reading", b.PubSubBytesPerReading, 0.01, 1e7},
+		{"training_core_seconds_per_million_rows", b.TrainingCoreSecondsPerMillionRows,
+			1e-3, 1e9},
+	}
+	plain := make([]field, len(fields))
+	for i, f := range fields {
+		plain[i] = field{f.name, f.value}
+	}
+	if err := positive("bench", plain); err != nil {
+		return err
+	}
+	// Beyond these bounds a figure is a typo or a broken measurement, and the plan
+	// built on it would be nonsense (a 300-digit core count, an infinite cost).
+	for _, f := range fields {
+		if f.value < f.lo || f.value > f.hi {
+			return fmt.Errorf("bench %s = %g: %w: outside the plausible range %g to %g",
+				f.name, f.value, ErrInvalid, f.lo, f.hi)
+		}
+	}
+	return nil
 }
 
 // field is a named number for validation messages.
 type field struct {
 	name  string
 	value float64
+}
+
+// bounded is a field with the range a measurement of it can plausibly take.
+type bounded struct {
+	name   string
+	value  float64
+	lo, hi float64
 }
 
 // positive returns an error naming the first field that is not a positive, finite

@@ -83,6 +83,17 @@ func TestReadBenchFileRefuses(t *testing.T) {
 		{"twice", `{"figures": [{"figure": "a", "unit": "B"}, {"figure": "a"}]}`,
 			"appears twice"},
 		{"flat with a missing figure", `{"assess_per_core_second": 1}`, "must be positive"},
+		{"implausibly slow ingest", `{"ingest_readings_per_core_second": 1e-300,
+			"assess_per_core_second": 500, "assess_p99_seconds": 0.1,
+			"redis_bytes_per_athlete": 6552, "parquet_bytes_per_reading": 22,
+			"bigquery_bytes_per_reading": 72, "pubsub_bytes_per_reading": 1150,
+			"training_core_seconds_per_million_rows": 2800}`,
+			"ingest_readings_per_core_second = 1e-300"},
+		{"implausibly large Redis entry", `{"ingest_readings_per_core_second": 2200,
+			"assess_per_core_second": 500, "assess_p99_seconds": 0.1,
+			"redis_bytes_per_athlete": 1e308, "parquet_bytes_per_reading": 22,
+			"bigquery_bytes_per_reading": 72, "pubsub_bytes_per_reading": 1150,
+			"training_core_seconds_per_million_rows": 2800}`, "plausible range"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
