@@ -171,6 +171,23 @@ func auditData(home, event, id string, err error) error {
 	return errors.Join(l.Record(rec), l.Close())
 }
 
+// openHeldAthlete opens the stores and checks that one of them holds the athlete.
+func openHeldAthlete(ctx context.Context, g *globals, id string) (*athleteStores, error) {
+	stores, err := openAthleteStores(g)
+	if err != nil {
+		return nil, err
+	}
+	held, err := stores.holds(ctx, id)
+	if err == nil && !held {
+		err = errNothingHeld(id, g.home)
+	}
+	if err != nil {
+		stores.close()
+		return nil, err
+	}
+	return stores, nil
+}
+
 // errNothingHeld is the answer to an export or a deletion of an athlete of whom no
 // store keeps anything: most often a mistyped id, which must not pass for done.
 func errNothingHeld(id, home string) error {
@@ -237,17 +254,12 @@ func runAthleteExport(ctx context.Context, g *globals, id, out, format, asOfFlag
 		}
 		asOf = t
 	}
-	stores, err := openAthleteStores(g)
+	stores, err := openHeldAthlete(ctx, g, id)
 	if err != nil {
 		return err
 	}
 	defer stores.close()
 
-	if held, err := stores.holds(ctx, id); err != nil {
-		return err
-	} else if !held {
-		return errNothingHeld(id, g.home)
-	}
 	if asOf.IsZero() {
 		asOf = time.Now()
 		if stores.online != nil {
@@ -310,17 +322,12 @@ func runAthleteDelete(ctx context.Context, g *globals, id string, yes bool, stdi
 			return errors.New("not deleted")
 		}
 	}
-	stores, err := openAthleteStores(g)
+	stores, err := openHeldAthlete(ctx, g, id)
 	if err != nil {
 		return err
 	}
 	defer stores.close()
 
-	if held, err := stores.holds(ctx, id); err != nil {
-		return err
-	} else if !held {
-		return errNothingHeld(id, g.home)
-	}
 	err = errors.Join(stores.holdings().Delete(ctx, id), stores.deleteElsewhere(ctx, id))
 	if aerr := auditData(g.home, "athlete.delete", id, err); aerr != nil || err != nil {
 		if err != nil {

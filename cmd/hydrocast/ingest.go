@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +16,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/hydrocast/hydrocast/features/offline"
 	"github.com/hydrocast/hydrocast/features/pubsub"
 )
 
@@ -92,17 +90,11 @@ func runIngest(ctx context.Context, g *globals, f *ingestFlags) error {
 	bgCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	if f.offline {
-		off, err := offline.Open(filepath.Join(g.home, "offline"), nil)
-		if err != nil {
-			return fmt.Errorf("open offline store: %w", err)
+		var closeOffline func()
+		if store, closeOffline, err = recordOffline(bgCtx, g.home, store, log); err != nil {
+			return err
 		}
-		defer func() {
-			if err := off.Close(); err != nil {
-				log.Error("offline store: readings not written", "err", err)
-			}
-		}()
-		go off.Run(bgCtx)
-		store = offline.NewRecorder(store, off, 0)
+		defer closeOffline()
 	}
 
 	metrics := prometheus.NewRegistry()

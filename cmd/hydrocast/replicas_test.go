@@ -518,15 +518,7 @@ func (r *replica) stderr() string {
 // assessAt asks the server at addr for the athlete's assessment at its newest reading.
 func assessAt(t *testing.T, addr, athlete string) *hydrocastv1.Assessment {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	a, err := hydrocastv1.NewHydrocastServiceClient(conn).Assess(ctx,
-		&hydrocastv1.AssessRequest{AthleteId: athlete})
+	a, err := tryAssess(t, addr, athlete)
 	if err != nil {
 		t.Fatalf("assess %s at %s: %v", athlete, addr, err)
 	}

@@ -222,18 +222,12 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
 	if f.offline {
-		off, err := offline.Open(filepath.Join(g.home, "offline"), nil)
-		if err != nil {
+		var closeOffline func()
+		if store, closeOffline, err = recordOffline(bgCtx, g.home, store, log); err != nil {
 			set.Close()
-			return fmt.Errorf("open offline store: %w", err)
+			return err
 		}
-		defer func() {
-			if err := off.Close(); err != nil {
-				log.Error("offline store: readings not written", "err", err)
-			}
-		}()
-		go off.Run(bgCtx)
-		store = offline.NewRecorder(store, off, 0)
+		defer closeOffline()
 	}
 	srv := inference.NewServer(store, set, log)
 	defer srv.Close()
@@ -397,6 +391,24 @@ func serveHTTP(addr string, api *apiServer, sec *security, errc chan<- error,
 	}()
 	log.Info("serving REST", "addr", hlis.Addr().String(), "tls", hsrv.TLSConfig != nil)
 	return hsrv, nil
+}
+
+// recordOffline wraps store so that every reading it accepts is also appended to the
+// offline store in <home>/offline, which a goroutine flushes until ctx ends. The
+// returned function writes out what is left, logging a failure.
+func recordOffline(ctx context.Context, home string, store features.OnlineStore,
+	log *slog.Logger) (features.OnlineStore, func(), error) {
+	off, err := offline.Open(filepath.Join(home, "offline"), nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open offline store: %w", err)
+	}
+	go off.Run(ctx)
+	closeOffline := func() {
+		if err := off.Close(); err != nil {
+			log.Error("offline store: readings not written", "err", err)
+		}
+	}
+	return offline.NewRecorder(store, off, 0), closeOffline, nil
 }
 
 // openFeatureStore opens the online store the flags choose. Redis is wrapped so that
