@@ -51,6 +51,8 @@ type CardTraining struct {
 	Penalty       float64   `json:"penalty"`
 	Threshold     float64   `json:"alarm_threshold,omitempty"`
 	Interval      *Interval `json:"interval,omitempty"`
+	// Sample says what a streamed run sampled (see FamilyReport.Sample).
+	Sample *SampleReport `json:"sample,omitempty"`
 }
 
 // InputCard describes one input feature: its unit, the range the training rows

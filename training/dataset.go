@@ -138,3 +138,11 @@ func minuteOf(start, t time.Time) int { return int(t.Sub(start) / time.Minute) }
 
 // colOf returns column j of m.
 func colOf(m *mat.Dense, j int) []float64 { return mat.Col(nil, j, m) }
+
+// join returns a new table with the rows of t, then those of o.
+func (t *table) join(o *table) *table {
+	out := &table{family: t.family, idx: t.idx, gather: make([]float32, len(t.idx))}
+	out.appendTable(t)
+	out.appendTable(o)
+	return out
+}

@@ -57,6 +57,10 @@ type Options struct {
 	// Source, when set, supplies a training set (features and labels per row, for
 	// example from BigQuery) instead of the cohort in Data, which is then ignored.
 	Source RecordSource
+	// MemoryRows bounds the labelled rows of Source a run holds in memory; a larger
+	// training set is streamed in passes (see stream.go), each family then keeping
+	// samples of at most a sixth of it. Zero means DefaultMemoryRows.
+	MemoryRows int
 
 	// Families lists the model families to train, by name; nil trains all three.
 	Families []string
@@ -78,7 +82,7 @@ var AllFamilies = []string{models.SweatRate, models.ThermalTrajectory, models.An
 // held out, no publishing until Data and Registry are set.
 func DefaultOptions() Options {
 	return Options{Seed: 1, TestShare: 0.25, CodeVersion: "dev",
-		Principal: "hydrocast-train"}
+		Principal: "hydrocast-train", MemoryRows: DefaultMemoryRows}
 }
 
 func (o Options) withDefaults() Options {
@@ -100,6 +104,9 @@ func (o Options) withDefaults() Options {
 	if o.CompareAlias == "" {
 		o.CompareAlias = "production"
 	}
+	if o.MemoryRows == 0 {
+		o.MemoryRows = DefaultMemoryRows
+	}
 	o.Fit.Seed = o.Seed
 	return o
 }
@@ -108,6 +115,9 @@ func (o Options) withDefaults() Options {
 type Progress struct {
 	Step        string
 	Done, Total int
+	// Rows is the number of rows read so far by a step that reads the training
+	// set, reported after every batch; 0 for other steps.
+	Rows int64
 }
 
 // Report is what Run did: the data, the split and, per family, the fit, the
@@ -145,9 +155,12 @@ type FamilyReport struct {
 	Production *ProductionComparison `json:"production,omitempty"`
 	// Gates are the publication gates checked; Refused is set when one failed, and
 	// Reasons lists the failures.
-	Gates   []GateResult `json:"gates,omitempty"`
-	Refused bool         `json:"refused,omitempty"`
-	Reasons []string     `json:"reasons,omitempty"`
+	Gates []GateResult `json:"gates,omitempty"`
+	// Sample says which rows the evaluation and the drift profile read when the
+	// training set was streamed; nil when it was held whole.
+	Sample  *SampleReport `json:"sample,omitempty"`
+	Refused bool          `json:"refused,omitempty"`
+	Reasons []string      `json:"reasons,omitempty"`
 	// Reference is the JSON drift profile of the training rows (every input and
 	// output); ReferenceSHA256 its digest.
 	Reference       []byte `json:"-"`
@@ -200,16 +213,34 @@ func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error
 	if err := ort.Init(o.ORTLibrary); err != nil {
 		return Report{}, fmt.Errorf("train: %w", err)
 	}
-	ds, data, err := loadData(ctx, o, step)
+	ds, data, err := loadData(ctx, o, progress)
 	if err != nil {
 		return Report{}, fmt.Errorf("train: %w", err)
 	}
+	if !data.first.whole {
+		total += streamPasses
+	}
+	step(1, "read training set")
+	step(2, "build datasets")
 	rep := newReport(data, o)
 	fingerprint := data.card.Fingerprint
 	if len(rep.TrainAthletes) < 2 || len(rep.TestAthletes) < 1 {
 		return Report{}, fmt.Errorf("train: %d training and %d held-out athletes: want at "+
 			"least 2 and 1 (change the test share or simulate more athletes)",
 			len(rep.TrainAthletes), len(rep.TestAthletes))
+	}
+	split := splitSets(rep.TrainAthletes, rep.TestAthletes)
+	var streamed map[string]*streamedFamily
+	if !data.first.whole {
+		streamed, err = streamFit(ctx, o, data.first, split, func(p Progress) {
+			p.Done, p.Total = 2+p.Done, total
+			if progress != nil {
+				progress(p)
+			}
+		})
+		if err != nil {
+			return Report{}, fmt.Errorf("train: %w", err)
+		}
 	}
 	reg, err := openRegistry(ctx, o)
 	if err != nil {
@@ -219,28 +250,35 @@ func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error
 		defer reg.Close()
 	}
 
-	split := splitSets(rep.TrainAthletes, rep.TestAthletes)
 	meta := ExportMeta{TrainedOn: o.trainedOn(), CodeVersion: o.CodeVersion, Seed: o.Seed,
 		GeneratorVersion: data.card.Generator, DataFingerprint: fingerprint}
+	done := total - len(o.Families) - 1
 	for i, name := range o.Families {
 		if err := ctx.Err(); err != nil {
 			return Report{}, fmt.Errorf("train: %w", err)
 		}
-		d, fit := ds.family(name)
-		if d == nil {
-			return Report{}, fmt.Errorf("train: family %s: %w: the data labels no row "+
-				"for it", name, ErrTooFewRows)
+		var fr FamilyReport
+		var test *Dataset
+		if sf, ok := streamed[name]; ok {
+			fr, test, err = sf.report(ctx, o, meta)
+		} else {
+			d, fit := ds.family(name)
+			if d == nil {
+				return Report{}, fmt.Errorf("train: family %s: %w: the data labels no row "+
+					"for it", name, ErrTooFewRows)
+			}
+			fr, err = trainFamily(ctx, d, split, fit, o, meta)
+			test = d.Subset(split.test)
 		}
-		fr, err := trainFamily(ctx, d, split, fit, o, meta)
 		if err != nil {
 			return Report{}, fmt.Errorf("train: %w", err)
 		}
-		if err := gateFamily(ctx, reg, &fr, d.Subset(split.test), o); err != nil {
+		if err := gateFamily(ctx, reg, &fr, test, o); err != nil {
 			return Report{}, fmt.Errorf("train: %w", err)
 		}
 		fr.Card = newCard(fr, rep.Data, o)
 		rep.Families = append(rep.Families, fr)
-		step(3+i, "train "+name)
+		step(done+1+i, "train "+name)
 	}
 
 	if reg == nil || o.DryRun {
@@ -383,49 +421,50 @@ func loadCohort(dir string) (simulate.Cohort, string, error) {
 }
 
 // loadedData describes the data a run trains on: the card's data section (with the
-// fingerprint) and every athlete.
+// fingerprint) and every athlete; first, for a training set of o.Source, what its
+// first pass found (whole is false when it is too large to hold and is streamed).
 type loadedData struct {
 	card     CardData
 	athletes []string
+	first    firstRead
 }
 
 // loadData builds the datasets from o.Source or, without one, from the cohort in
-// o.Data, reporting two steps.
-func loadData(ctx context.Context, o Options, step func(int, string)) (Datasets,
+// o.Data. A source with more labelled rows than o.MemoryRows is only counted, for
+// streamFit to read in passes.
+func loadData(ctx context.Context, o Options, progress func(Progress)) (Datasets,
 	loadedData, error) {
 	if o.Source != nil {
-		ds, err := DatasetsFromRecords(ctx, o.Source)
+		first, err := firstPass(ctx, o.Source, o.MemoryRows, func(rows int64) {
+			if progress != nil {
+				progress(Progress{Step: "read training set", Rows: rows, Total: 1})
+			}
+		})
 		if err != nil {
 			return Datasets{}, loadedData{}, err
 		}
-		step(1, "read training set")
-		step(2, "build datasets")
 		data := loadedData{card: CardData{Generator: "training set",
-			Fingerprint: o.Source.Fingerprint()}}
-		for _, d := range []*Dataset{ds.Sweat, ds.Thermal, ds.Anomaly} {
-			if d != nil {
-				data.athletes = append(data.athletes, d.Athletes...)
-			}
+			Fingerprint: o.Source.Fingerprint()}, first: first}
+		for a := range first.counts {
+			data.athletes = append(data.athletes, a)
 		}
 		slices.Sort(data.athletes)
-		data.athletes = slices.Compact(data.athletes)
 		data.card.Athletes = len(data.athletes)
-		return ds, data, nil
+		return first.datasets, data, nil
 	}
 
 	cohort, fingerprint, err := loadCohort(o.Data)
 	if err != nil {
 		return Datasets{}, loadedData{}, err
 	}
-	step(1, "load cohort")
 	ds, err := buildDatasets(ctx, &cohort, o.Workers, o.Labels)
 	if err != nil {
 		return Datasets{}, loadedData{}, err
 	}
-	step(2, "build datasets")
 	data := loadedData{card: CardData{Generator: cohort.Manifest.GeneratorVersion,
 		CohortSeed: cohort.Manifest.Seed, Fingerprint: fingerprint,
-		Athletes: len(cohort.Athletes), Sessions: len(cohort.Sessions)}}
+		Athletes: len(cohort.Athletes), Sessions: len(cohort.Sessions)},
+		first: firstRead{whole: true}}
 	for _, a := range cohort.Athletes {
 		data.athletes = append(data.athletes, a.ID)
 	}
@@ -472,7 +511,15 @@ func trainFamily(ctx context.Context, d *Dataset, split athleteSplit,
 	if err != nil {
 		return FamilyReport{}, err
 	}
+	return finishFamily(ctx, m, train, test, d, o, meta)
+}
 
+// finishFamily exports the fitted model m, checks the export on the held-out rows
+// test, evaluates it on them, profiles the training rows train for drift and, for
+// the sweat family, cross-validates the interval's coverage on all, the rows of
+// every athlete.
+func finishFamily(ctx context.Context, m *Model, train, test, all *Dataset, o Options,
+	meta ExportMeta) (FamilyReport, error) {
 	data, err := m.Export(meta)
 	if err != nil {
 		return FamilyReport{}, err
@@ -488,7 +535,7 @@ func trainFamily(ctx context.Context, d *Dataset, split athleteSplit,
 	ev := Evaluate(m, test)
 	if m.Interval != nil {
 		// Coverage over all athletes: one small held-out split measures it poorly.
-		cv, err := CrossValidateCoverage(d, 0, o.Fit)
+		cv, err := CrossValidateCoverage(all, 0, o.Fit)
 		if err != nil {
 			return FamilyReport{}, err
 		}
@@ -496,7 +543,7 @@ func trainFamily(ctx context.Context, d *Dataset, split athleteSplit,
 	}
 	sum, refSum := sha256.Sum256(data), sha256.Sum256(ref)
 	return FamilyReport{
-		Family: d.Family.Name, Algorithm: m.Algorithm(), Penalty: m.Lambda,
+		Family: m.Family.Name, Algorithm: m.Algorithm(), Penalty: m.Lambda,
 		Threshold: m.Threshold, Interval: m.Interval, TrainRows: train.Rows(),
 		Inputs: inputCards(m, train), Evaluation: ev, Export: check,
 		ONNX: data, ONNXSHA256: hex.EncodeToString(sum[:]),
@@ -513,7 +560,7 @@ func newCard(fr FamilyReport, data CardData, o Options) Card {
 		Training: CardTraining{Algorithm: fr.Algorithm, Seed: o.Seed,
 			CodeVersion: o.CodeVersion, SchemaVersion: features.SchemaVersion,
 			TrainRows: fr.TrainRows, Penalty: fr.Penalty, Threshold: fr.Threshold,
-			Interval: fr.Interval},
+			Interval: fr.Interval, Sample: fr.Sample},
 		Inputs: fr.Inputs, Outputs: f.Outputs, Evaluation: fr.Evaluation,
 		IntendedUse: use.use,
 		Limitations: append(limitations(o), use.limitations...),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -44,6 +45,12 @@ var ErrTrainingSet = errors.New("invalid training set")
 // yields each batch once and releases it after yield returns, so memory holds one
 // batch at a time. Fingerprint identifies the data that was streamed, as lowercase
 // hex (a SHA-256), and is valid once Records has been read to the end.
+//
+// Training may read the set in several passes to keep memory bounded, so Records
+// must be callable more than once: each call streams the whole set again from the
+// start, in the same order. Fingerprint is valid after the first complete pass and
+// the same after every later one; a source whose data changed between passes must
+// fail the pass with an error rather than stream other rows.
 type RecordSource interface {
 	Records(ctx context.Context) iter.Seq2[arrow.Record, error]
 	Fingerprint() string
@@ -58,18 +65,17 @@ func DatasetsFromRecords(ctx context.Context, src RecordSource) (Datasets, error
 	if err != nil {
 		return Datasets{}, err
 	}
-	v := features.NewVector()
-	for rec, err := range src.Records(ctx) {
-		if err != nil {
-			return Datasets{}, fmt.Errorf("read training set: %w", err)
-		}
-		if err := addRecord(tabs, rec, v); err != nil {
-			return Datasets{}, err
-		}
+	if _, err := readPass(ctx, src, tabs.sinks(), nil); err != nil {
+		return Datasets{}, err
 	}
-	// A training set may label some families only; Run refuses to train a family
-	// whose dataset is nil.
+	return tabs.datasets()
+}
+
+// datasets turns the tables into the families' datasets. A training set may label
+// some families only; Run refuses to train a family whose dataset is nil.
+func (tabs *familyTables) datasets() (Datasets, error) {
 	var d Datasets
+	var err error
 	for _, f := range []struct {
 		t   *table
 		dst **Dataset
@@ -84,45 +90,94 @@ func DatasetsFromRecords(ctx context.Context, src RecordSource) (Datasets, error
 	return d, nil
 }
 
-// addRecord appends the rows of one batch to the family tables.
-func addRecord(t *familyTables, rec arrow.Record, v *features.Vector) error {
+// sinks routes rows into the tables.
+func (tabs *familyTables) sinks() familySinks {
+	return familySinks{tabs.sweat, tabs.thermal, tabs.anomaly}
+}
+
+// rowSink receives one family's rows as a training set is read: the row's feature
+// vector, its labels, the baseline's predictions of them and when it was taken.
+type rowSink interface {
+	add(v *features.Vector, labels, baseline []float64, when Timeline)
+}
+
+// familySinks are the three families' sinks; a nil one skips its family.
+type familySinks struct{ sweat, thermal, anomaly rowSink }
+
+// addRecord passes the rows of one batch to the families' sinks.
+func addRecord(t familySinks, rec arrow.Record, v *features.Vector) error {
 	cols, err := trainingColumns(rec)
 	if err != nil {
 		return err
 	}
+	sweat, sweatBase := cols.labels[models.OutSweatRate], cols.labels[LabelSweatBaseline]
+	fault := cols.labels[LabelFault]
+	var core [3]func(int) float64
+	for h, name := range []string{models.OutCoreTemp15m, models.OutCoreTemp30m,
+		models.OutCoreTemp60m} {
+		core[h] = cols.labels[name]
+	}
+	var one, oneBase [1]float64
+	var labels, baseline [3]float64
+	var athlete string
 	for i := range int(rec.NumRows()) {
 		if cols.athlete.IsNull(i) || cols.asOf.IsNull(i) {
 			return fmt.Errorf("%w: row without %s or %s", ErrTrainingSet, ColumnAthlete,
 				ColumnAsOf)
 		}
-		athlete := cols.athlete.Value(i)
+		// The column's strings share the batch's buffer; a copy made once per run of
+		// an athlete's rows lets sinks keep it without keeping the batch.
+		if id := cols.athlete.Value(i); id != athlete {
+			athlete = strings.Clone(id)
+		}
 		asOf := cols.asOf.Value(i).ToTime(cols.unit)
-		v.Reset(athlete, asOf)
+		// Every row of a batch sets the same features, so after the first row's full
+		// reset only those need clearing.
+		if i == 0 {
+			v.Reset(athlete, asOf)
+		} else {
+			v.AthleteID, v.AsOf = athlete, asOf
+		}
 		for k, c := range cols.features {
+			j := cols.featureIdx[k]
 			if x := c(i); !math.IsNaN(x) {
-				v.Values[cols.featureIdx[k]] = x
-				v.Status[cols.featureIdx[k]] = features.StatusPresent
+				v.Values[j], v.Status[j] = x, features.StatusPresent
+			} else {
+				v.Values[j], v.Status[j] = x, features.StatusMissing
 			}
 		}
 		when := Timeline{Session: cols.session(i, athlete, asOf),
 			Minute: int(asOf.Unix() / 60)}
 
-		if y := cols.label(models.OutSweatRate, i); !math.IsNaN(y) {
-			t.sweat.add(v, []float64{y}, []float64{cols.label(LabelSweatBaseline, i)}, when)
+		if t.sweat != nil && sweat != nil {
+			if one[0] = sweat(i); !math.IsNaN(one[0]) {
+				oneBase[0] = math.NaN()
+				if sweatBase != nil {
+					oneBase[0] = sweatBase(i)
+				}
+				t.sweat.add(v, one[:], oneBase[:], when)
+			}
 		}
-		labels := make([]float64, len(thermalHorizons))
-		baseline := make([]float64, len(thermalHorizons))
-		labelled := false
-		for h, name := range []string{models.OutCoreTemp15m, models.OutCoreTemp30m,
-			models.OutCoreTemp60m} {
-			labels[h], baseline[h] = cols.label(name, i), FlatCoreTemp(v)
-			labelled = labelled || !math.IsNaN(labels[h])
+		if t.thermal != nil {
+			labelled := false
+			for h, get := range core {
+				labels[h] = math.NaN()
+				if get != nil {
+					labels[h] = get(i)
+				}
+				labelled = labelled || !math.IsNaN(labels[h])
+			}
+			if labelled {
+				flat := FlatCoreTemp(v)
+				baseline = [3]float64{flat, flat, flat}
+				t.thermal.add(v, labels[:], baseline[:], when)
+			}
 		}
-		if labelled {
-			t.thermal.add(v, labels, baseline, when)
-		}
-		if y := cols.label(LabelFault, i); !math.IsNaN(y) {
-			t.anomaly.add(v, []float64{min(y, 1)}, []float64{RuleAnomalyScore(v)}, when)
+		if t.anomaly != nil && fault != nil {
+			if y := fault(i); !math.IsNaN(y) {
+				one[0], oneBase[0] = min(y, 1), RuleAnomalyScore(v)
+				t.anomaly.add(v, one[:], oneBase[:], when)
+			}
 		}
 	}
 	return nil
@@ -154,6 +209,10 @@ type trainingCols struct {
 	features   []func(int) float64
 	featureIdx []int
 	labels     map[string]func(int) float64
+
+	// The last session named, and for a derived one its athlete and day.
+	lastSession, lastAthlete string
+	lastDay                  int64
 }
 
 func trainingColumns(rec arrow.Record) (*trainingCols, error) {
@@ -242,9 +301,21 @@ func (c *trainingCols) label(name string, i int) float64 {
 }
 
 // session names row i's session: its session_id, else the athlete and UTC day.
+// Consecutive rows of one session share one string.
 func (c *trainingCols) session(i int, athlete string, asOf time.Time) string {
 	if c.sessions != nil && !c.sessions.IsNull(i) {
-		return c.sessions.Value(i)
+		if id := c.sessions.Value(i); id != c.lastSession {
+			c.lastSession = strings.Clone(id)
+		}
+		return c.lastSession
 	}
-	return athlete + "/" + asOf.UTC().Format(time.DateOnly)
+	day := asOf.Unix() / 86400
+	if asOf.Unix() < 0 && asOf.Unix()%86400 != 0 {
+		day--
+	}
+	if athlete != c.lastAthlete || day != c.lastDay || c.lastSession == "" {
+		c.lastAthlete, c.lastDay = athlete, day
+		c.lastSession = athlete + "/" + asOf.UTC().Format(time.DateOnly)
+	}
+	return c.lastSession
 }

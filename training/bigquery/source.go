@@ -95,6 +95,10 @@ type Source struct {
 	opts Options
 	sum  hash.Hash
 	rc   *storage.BigQueryReadClient // opened by the first read, closed by Close
+	// result is the query's result table, kept after the first read so that later
+	// passes (a streamed training run reads the set several times) read the same
+	// rows without paying for the query again.
+	result *bq.Table
 }
 
 // Close closes the Storage Read client, and with it a connection passed in
@@ -119,9 +123,10 @@ func New(o Options) (*Source, error) {
 // Arrow message streamed so far: after a full read, it identifies the data.
 func (s *Source) Fingerprint() string { return hex.EncodeToString(s.sum.Sum(nil)) }
 
-// Records runs the query, waits for it, opens a read session on its result table
-// with one stream (to keep the query's order) and yields each Arrow record batch;
-// a batch is released when yield returns.
+// Records runs the query (on the first call only), waits for it, opens a read
+// session on its result table with one stream (to keep the query's order) and
+// yields each Arrow record batch; a batch is released when yield returns. Every
+// call streams the same rows in the same order.
 func (s *Source) Records(ctx context.Context) iter.Seq2[arrow.Record, error] {
 	return func(yield func(arrow.Record, error) bool) {
 		if err := s.read(ctx, yield); err != nil {
@@ -140,10 +145,12 @@ func (s *Source) read(ctx context.Context, yield func(arrow.Record, error) bool)
 	}
 	s.sum.Reset()
 	s.sum.Write([]byte(sql))
-	table, err := s.runQuery(ctx, sql)
-	if err != nil {
-		return err
+	if s.result == nil {
+		if s.result, err = s.runQuery(ctx, sql); err != nil {
+			return err
+		}
 	}
+	table := s.result
 
 	if s.rc == nil {
 		if s.rc, err = storage.NewBigQueryReadClient(ctx, s.opts.Read...); err != nil {

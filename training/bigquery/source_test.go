@@ -246,6 +246,10 @@ func TestSourceStreamsArrowBatches(t *testing.T) {
 	if src.Fingerprint() != first || len(first) != 64 {
 		t.Errorf("fingerprints %s and %s of the same data", first, src.Fingerprint())
 	}
+	if len(jobs.queries) != 1 {
+		t.Errorf("%d query jobs for two reads, want the first one's result read again",
+			len(jobs.queries))
+	}
 
 	ds, err := training.DatasetsFromRecords(t.Context(), src)
 	if err != nil {
