@@ -54,6 +54,12 @@ type Options struct {
 	// OnRun, when not nil, is called after every run of the model with the rows it
 	// took, for metrics. It must not block.
 	OnRun func(rows int)
+
+	// OnQueue, when not nil, is called with +1 when a request joins the queue and
+	// with minus the number of requests that leave it, for a run or because their
+	// context ended, so that the sum of its arguments is the queue's length. It is
+	// called with the Batcher's lock held and must not block.
+	OnQueue func(delta int)
 }
 
 // DefaultOptions returns the options a zero Options stands for, spelled out.
@@ -147,6 +153,7 @@ func (b *Batcher) Do(ctx context.Context, inputs []ort.Tensor) (Result, error) {
 	}
 	b.queue = append(b.queue, c)
 	b.rows += rows
+	b.queuedLocked(1)
 	switch {
 	case b.workers < b.opts.Instances:
 		b.workers++
@@ -178,6 +185,7 @@ func (b *Batcher) dequeue(c *call) {
 		if q == c {
 			b.queue = slices.Delete(b.queue, i, i+1)
 			b.rows -= c.rows
+			b.queuedLocked(-1)
 			return
 		}
 	}
@@ -260,7 +268,15 @@ func (b *Batcher) takeLocked() []*call {
 	}
 	clear(b.queue[:n])
 	b.queue = b.queue[n:]
+	b.queuedLocked(-n)
 	return calls
+}
+
+// queuedLocked tells Options.OnQueue that delta requests joined the queue.
+func (b *Batcher) queuedLocked(delta int) {
+	if b.opts.OnQueue != nil && delta != 0 {
+		b.opts.OnQueue(delta)
+	}
 }
 
 func (c *call) finish(res Result, err error) {

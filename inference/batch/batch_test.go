@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -466,5 +467,54 @@ func TestExpiredCallIsDroppedWhenItsBatchForms(t *testing.T) {
 	if len(m.seen) != 2 || slices.Contains(m.seen[1], 2000) {
 		t.Errorf("runs saw %v; the expired call's rows (2000, 2001) must not be there",
 			m.seen)
+	}
+}
+
+func TestOnQueueFollowsTheQueue(t *testing.T) {
+	m := newFakeModel(true)
+	var queued atomic.Int64
+	b := New(m.run, Options{MaxSize: 4, QueueSize: 3,
+		OnQueue: func(delta int) { queued.Add(int64(delta)) }})
+	check := func(step string, want int64) {
+		t.Helper()
+		if got := queued.Load(); got != want {
+			t.Fatalf("%s: OnQueue's sum is %d, want %d", step, got, want)
+		}
+	}
+
+	results := make(chan error, 4)
+	do := func(ctx context.Context, caller int) {
+		_, err := b.Do(ctx, rowsOf(caller, 1))
+		results <- err
+	}
+	go do(context.Background(), 1)
+	<-m.runs
+	check("caller 1 running", 0)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go do(ctx, 2)
+	waitQueued(b, 1)
+	go do(context.Background(), 3)
+	go do(context.Background(), 4)
+	waitQueued(b, 3)
+	check("three queued", 3)
+	if _, err := b.Do(context.Background(), rowsOf(5, 1)); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("Do on a full queue: %v, want ErrQueueFull", err)
+	}
+	check("one refused", 3)
+	cancel()
+	if err := <-results; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got %v, want context.Canceled", err)
+	}
+	check("one gave up", 2)
+
+	m.gate <- struct{}{}
+	<-m.runs // callers 3 and 4 share the next run, out of the queue
+	check("two in a run", 0)
+	m.gate <- struct{}{}
+	for range 3 {
+		if err := <-results; err != nil {
+			t.Errorf("caller: %v", err)
+		}
 	}
 }

@@ -77,6 +77,8 @@ func (s *Server) newBatcherLocked(m Model, now time.Time) *batcherEntry {
 	name, version := m.Name(), m.Version()
 	metrics := s.opts.Metrics
 	opts.OnRun = func(rows int) { metrics.ObserveBatch(name, version, rows) }
+	// While a request waits in the queue it stays pending, counted by the batcher.
+	opts.OnQueue = metrics.Pending(name, version).Add
 	e.b = batch.New(m.Run, opts)
 	return e
 }
@@ -100,6 +102,9 @@ func (s *Server) run(ctx context.Context, m Model, tensors []ort.Tensor,
 	rec *record) ([]ort.Tensor, error) {
 	now := time.Now()
 	rec.ran = true
+	// The request stops being pending here; a batcher counts it again while it
+	// waits in its queue.
+	rec.leave()
 	if b := s.batcher(m, now); b != nil {
 		res, err := b.Do(ctx, tensors)
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	inferencepb "github.com/hydrocast/hydrocast/api/inference"
 	"github.com/hydrocast/hydrocast/inference/batch"
 	"github.com/hydrocast/hydrocast/inference/oip"
+	"github.com/hydrocast/hydrocast/inference/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -17,22 +19,30 @@ import (
 )
 
 // BenchmarkModelInfer measures ModelInfer in process, without a network, on one row
-// for the linear model: the protocol's overhead around a tiny model.
+// for the linear model: the protocol's overhead around a tiny model, and what the
+// inference metrics that serve always keeps add to it.
 func BenchmarkModelInfer(b *testing.B) {
 	srv, _ := newTestServer(b)
+	metrics, err := telemetry.NewInferenceMetrics(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	observed := oip.New(newTestRepo(b), oip.Options{Metrics: metrics})
 	cases := []struct {
 		name string
+		srv  *oip.Server
 		req  *inferencepb.ModelInferRequest
 	}{
-		{"typed", linearRequest([]float32{3, 6, 4})},
-		{"raw", toRaw(linearRequest([]float32{3, 6, 4}))},
+		{"typed", srv, linearRequest([]float32{3, 6, 4})},
+		{"raw", srv, toRaw(linearRequest([]float32{3, 6, 4}))},
+		{"raw+metrics", observed, toRaw(linearRequest([]float32{3, 6, 4}))},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := srv.ModelInfer(ctx, c.req); err != nil {
+				if _, err := c.srv.ModelInfer(ctx, c.req); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -63,6 +63,7 @@ func (s *Server) infer(ctx context.Context, req *request, rec *record) (*respons
 		return nil, err
 	}
 	rec.model, rec.version = m.Name(), m.Version()
+	s.arrive(rec)
 
 	outs := m.Outputs()
 	picked, err := pickOutputs(m.Name(), outs, req.outputs)

@@ -14,6 +14,11 @@ type record struct {
 	model, version string // of the version found; empty until then
 	ran            bool   // whether phases holds the model run's times
 	phases         telemetry.Phases
+
+	// pending counts the request among its version's pending requests until waiting
+	// turns false: its run starts, or it ends without one.
+	pending telemetry.Pending
+	waiting bool
 }
 
 // begin starts the record of an inference request.
@@ -21,8 +26,25 @@ func begin() record {
 	return record{start: time.Now()}
 }
 
+// arrive counts the request among the pending requests of the version it found.
+func (s *Server) arrive(rec *record) {
+	rec.pending = s.opts.Metrics.Pending(rec.model, rec.version)
+	rec.pending.Add(1)
+	rec.waiting = true
+}
+
+// leave takes the request out of the pending requests, once: its run is about to
+// start, in the batcher's queue or alone, or it has ended without one.
+func (rec *record) leave() {
+	if rec.waiting {
+		rec.pending.Add(-1)
+		rec.waiting = false
+	}
+}
+
 // finish records a served inference request, err being what its caller is told.
 func (s *Server) finish(ctx context.Context, rec *record, err error) {
+	rec.leave()
 	if s.opts.Metrics == nil && s.opts.Tracer == nil {
 		return
 	}

@@ -35,8 +35,8 @@ type Options struct {
 	// Batching holds the dynamic batching options of models by name; the entry ""
 	// applies to every model not named. A model batches when its options have a
 	// MaxSize of 2 or more and every input and output of its versions has an open
-	// first dimension; each version gets its own batcher, whose OnRun the server
-	// sets to feed Metrics. Nil means no batching.
+	// first dimension; each version gets its own batcher, whose OnRun and OnQueue
+	// the server sets to feed Metrics. Nil means no batching.
 	Batching map[string]batch.Options
 
 	// Metrics receives a count and the timings of every inference request. Nil means

@@ -30,6 +30,7 @@ type InferenceMetrics struct {
 	queue    *prometheus.HistogramVec
 	compute  *prometheus.HistogramVec
 	batch    *prometheus.HistogramVec
+	pending  *prometheus.GaugeVec
 }
 
 // NewInferenceMetrics returns inference metrics registered on reg.
@@ -54,9 +55,14 @@ func NewInferenceMetrics(reg prometheus.Registerer) (*InferenceMetrics, error) {
 				"_sum the rows inferred.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
 		}, labels),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "inference", Name: "pending_requests",
+			Help: "Inference requests received and not yet running: from the decoded " +
+				"request to the start of its model run, the batcher's queue included.",
+		}, labels),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.latency, m.queue, m.compute,
-		m.batch} {
+		m.batch, m.pending} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -111,6 +117,27 @@ func (m *InferenceMetrics) ObserveBatch(model, version string, rows int) {
 		return
 	}
 	m.batch.WithLabelValues(model, version).Observe(float64(rows))
+}
+
+// Pending returns the gauge of the requests to one model version that wait for their
+// model run. Callers add one when a request for the version arrives and take it away
+// when its run starts or it ends without one, whichever comes first.
+func (m *InferenceMetrics) Pending(model, version string) Pending {
+	if m == nil {
+		return Pending{}
+	}
+	return Pending{m.pending.WithLabelValues(model, version)}
+}
+
+// Pending counts the requests of one model version that wait for their model run, as
+// Triton's nv_inference_pending_request_count does. Its zero value counts nothing.
+type Pending struct{ g prometheus.Gauge }
+
+// Add adds n requests, which may be negative, to the count.
+func (p Pending) Add(n int) {
+	if p.g != nil {
+		p.g.Add(float64(n))
+	}
 }
 
 // Handler serves the metrics g gathers in Prometheus's text format, for /metrics.

@@ -212,3 +212,31 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 		t.Fatalf("%d server options with metrics and tracing off, want 0", len(opts))
 	}
 }
+
+func TestPendingGaugeAddsPerVersion(t *testing.T) {
+	// Nil metrics count nothing and do not fail.
+	var off *telemetry.InferenceMetrics
+	off.Pending("m", "1").Add(1)
+
+	reg := prometheus.NewRegistry()
+	m, err := telemetry.NewInferenceMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Pending("sweat-rate", "4").Add(3)
+	m.Pending("sweat-rate", "4").Add(-1)
+	m.Pending("sweat-rate", "5").Add(1)
+	m.Pending("sweat-rate", "5").Add(-1)
+	want := `
+# HELP hydrocast_inference_pending_requests Inference requests received and not yet ` +
+		`running: from the decoded request to the start of its model run, the ` +
+		`batcher's queue included.
+# TYPE hydrocast_inference_pending_requests gauge
+hydrocast_inference_pending_requests{model="sweat-rate",version="4"} 2
+hydrocast_inference_pending_requests{model="sweat-rate",version="5"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"hydrocast_inference_pending_requests"); err != nil {
+		t.Fatal(err)
+	}
+}
