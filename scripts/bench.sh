@@ -44,7 +44,8 @@ gobench() {
 	local pkg=$1 pattern=$2
 	shift 2
 	local name
-	name=$(echo "$pkg" | tr / _)
+	# GOBENCH_TAG names a second file for the same package (a run with other flags).
+	name=$(echo "$pkg" | tr / _)${GOBENCH_TAG:+.$GOBENCH_TAG}
 	local file="$out/go/$name.txt" test="$PWD/$out/go/$name.test"
 	say "go test -bench '$pattern' ./$pkg $* ($count rounds)"
 	if ! go test -c -o "$test" "./$pkg" >"$file" 2>&1; then
@@ -71,8 +72,12 @@ gobench inference '^Benchmark(GRPCIngest|IngestReadings)$/^batch=100$'
 gobench features/offline '^BenchmarkScan$' -test.benchtime 5x
 # Needs Redis on 127.0.0.1:6379; without it the benchmark skips and the row says so.
 gobench features/redisstore '^BenchmarkVector$'
-# One fit of the sweat model on a million rows takes most of a minute: once a round.
-gobench training '^BenchmarkFitSweat1M$' -test.benchtime 1x
+# One fit of the sweat model on a million rows takes most of a minute: once a round. The
+# training-set read writes its 200,000-row file first, then reads it five times an op.
+gobench training '^Benchmark(FitSweat1M|ParquetTrainingBatches)$' -test.benchtime 1x
+# Streaming ten million rows through training's four passes takes over a minute: in
+# one round only.
+GOBENCH_TAG=stream count=1 gobench training '^BenchmarkStreamSweat10M$' -test.benchtime 1x
 
 # --- load tests -----------------------------------------------------------------------
 

@@ -78,11 +78,14 @@ func GonzalezSweatRate(a *simulate.Athlete, s *simulate.Session) (float64, error
 // estimate of now, held flat. Before the filter has a heart rate it is ECTemp's usual
 // starting value.
 func FlatCoreTemp(v *features.Vector) float64 {
-	if ct := value(v, "core_temp_ectemp_c"); !math.IsNaN(ct) {
+	if ct := valueAt(v, coreTempIdx); !math.IsNaN(ct) {
 		return ct
 	}
 	return physio.ECTempDefaultCT
 }
+
+// coreTempIdx is the schema position of the ECTemp core temperature.
+var coreTempIdx = schemaIndex("core_temp_ectemp_c")
 
 // Thresholds of the anomaly baseline rule.
 const (
@@ -95,15 +98,44 @@ const (
 	ruleSkinSlopeCMin = 0.5  // °C per minute, faster than skin can change
 )
 
+// ruleIdx holds the schema positions of the features the anomaly rule reads, looked
+// up once: training evaluates the rule on every labelled row.
+var ruleIdx = struct {
+	hrMin, hrMax, hrMean15, cov, hrStd, skinStd, skinSlope int
+}{
+	schemaIndex("heart_rate_bpm_min_5m"), schemaIndex("heart_rate_bpm_max_5m"),
+	schemaIndex("heart_rate_bpm_mean_15m"), schemaIndex("heart_rate_bpm_coverage_5m"),
+	schemaIndex("heart_rate_bpm_std_5m"), schemaIndex("skin_temp_c_std_5m"),
+	schemaIndex("skin_temp_c_slope_5m"),
+}
+
+// schemaIndex returns the named feature's position in the current schema; it
+// panics on a name the schema lacks, a mistake in this package caught at start.
+func schemaIndex(name string) int {
+	i, ok := features.CurrentSchema().Index(name)
+	if !ok {
+		panic("training: feature " + name + " is not in the schema")
+	}
+	return i
+}
+
+// valueAt returns feature i of v, NaN when the vector lacks it.
+func valueAt(v *features.Vector, i int) float64 {
+	if i >= len(v.Values) || v.Status[i] == features.StatusMissing {
+		return math.NaN()
+	}
+	return v.Values[i]
+}
+
 // RuleAnomalyScore is the anomaly family's baseline: 1 when a simple rule on the
 // last 5 minutes fires (heart rate out of range, jumping, flat or mostly missing;
 // skin temperature flat or changing faster than skin can), else 0.
 func RuleAnomalyScore(v *features.Vector) float64 {
-	hrMin, hrMax := value(v, "heart_rate_bpm_min_5m"), value(v, "heart_rate_bpm_max_5m")
-	hrMean15 := value(v, "heart_rate_bpm_mean_15m")
-	cov := value(v, "heart_rate_bpm_coverage_5m")
-	hrStd, skinStd := value(v, "heart_rate_bpm_std_5m"), value(v, "skin_temp_c_std_5m")
-	skinSlope := value(v, "skin_temp_c_slope_5m")
+	hrMin, hrMax := valueAt(v, ruleIdx.hrMin), valueAt(v, ruleIdx.hrMax)
+	hrMean15 := valueAt(v, ruleIdx.hrMean15)
+	cov := valueAt(v, ruleIdx.cov)
+	hrStd, skinStd := valueAt(v, ruleIdx.hrStd), valueAt(v, ruleIdx.skinStd)
+	skinSlope := valueAt(v, ruleIdx.skinSlope)
 
 	// Comparisons with NaN are false: a missing statistic does not fire its rule.
 	fires := hrMin < ruleMinHR || hrMax > ruleMaxHR || hrMax-hrMean15 > ruleJumpHR ||

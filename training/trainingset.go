@@ -210,9 +210,9 @@ type trainingCols struct {
 	featureIdx []int
 	labels     map[string]func(int) float64
 
-	// The last session named, and for a derived one its athlete and day.
-	lastSession, lastAthlete string
-	lastDay                  int64
+	// The last session_id read, and the names derived per athlete and day.
+	lastSession string
+	days        map[string]athleteDay
 }
 
 func trainingColumns(rec arrow.Record) (*trainingCols, error) {
@@ -301,7 +301,7 @@ func (c *trainingCols) label(name string, i int) float64 {
 }
 
 // session names row i's session: its session_id, else the athlete and UTC day.
-// Consecutive rows of one session share one string.
+// Rows of one session share one string.
 func (c *trainingCols) session(i int, athlete string, asOf time.Time) string {
 	if c.sessions != nil && !c.sessions.IsNull(i) {
 		if id := c.sessions.Value(i); id != c.lastSession {
@@ -313,9 +313,21 @@ func (c *trainingCols) session(i int, athlete string, asOf time.Time) string {
 	if asOf.Unix() < 0 && asOf.Unix()%86400 != 0 {
 		day--
 	}
-	if athlete != c.lastAthlete || day != c.lastDay || c.lastSession == "" {
-		c.lastAthlete, c.lastDay = athlete, day
-		c.lastSession = athlete + "/" + asOf.UTC().Format(time.DateOnly)
+	// Training sets interleave athletes (pit orders rows by time), so the name of
+	// each athlete's current day is kept, not just the last row's.
+	if c.days == nil {
+		c.days = map[string]athleteDay{}
 	}
-	return c.lastSession
+	if d, ok := c.days[athlete]; ok && d.day == day {
+		return d.name
+	}
+	name := athlete + "/" + asOf.UTC().Format(time.DateOnly)
+	c.days[athlete] = athleteDay{day: day, name: name}
+	return name
+}
+
+// athleteDay is the session name derived for an athlete's UTC day.
+type athleteDay struct {
+	day  int64
+	name string
 }

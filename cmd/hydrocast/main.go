@@ -67,6 +67,7 @@ Environment variables:
 		newReplayCommand(g),
 		newSimulateCommand(g),
 		newTrainCommand(g),
+		newTrainingSetCommand(g),
 		newModelsCommand(g),
 		newImportCommand(g),
 		newAthleteCommand(g),

@@ -35,6 +35,19 @@ func (p *progress) set(n int) {
 	}
 }
 
+// update moves the bar to done of total steps (the total may grow as work is
+// discovered) and describes the step.
+func (p *progress) update(done, total int, what string) {
+	if p.bar == nil {
+		return
+	}
+	if int64(total) != p.bar.GetMax64() {
+		p.bar.ChangeMax(total)
+	}
+	p.bar.Describe(what)
+	_ = p.bar.Set(done)
+}
+
 func (p *progress) finish() {
 	if p.bar != nil {
 		_ = p.bar.Finish()

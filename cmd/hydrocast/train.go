@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/hydrocast/hydrocast/training"
@@ -27,6 +28,8 @@ type trainFlags struct {
 	dryRun     bool
 	on         string
 	vertex     vertexFlags
+	// trainingSet is a training-set Parquet file or folder (hydrocast trainingset).
+	trainingSet string
 }
 
 // errRefused means at least one candidate was refused by its publication gates.
@@ -88,7 +91,9 @@ registered in the Vertex AI Model Registry.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "job file (YAML); flags override its settings")
 	fl.StringVar(&f.opts.Data, "data", "", "cohort folder written by hydrocast simulate "+
-		"(required unless the job file names source.parquet.dir)")
+		"(required unless --trainingset or the job file names a source)")
+	fl.StringVar(&f.trainingSet, "trainingset", "", "training-set Parquet file or folder "+
+		"written by hydrocast trainingset, instead of --data")
 	fl.Uint64Var(&f.opts.Seed, "seed", f.opts.Seed, "seed of the athlete split and fits")
 	fl.Float64Var(&f.opts.TestShare, "test-share", f.opts.TestShare,
 		"share of athletes held out for evaluation")
@@ -103,6 +108,9 @@ registered in the Vertex AI Model Registry.`,
 	fl.StringVar(&f.record, "record", "", "write the run record here "+
 		"(default <home>/runs/<run id>.json)")
 	fl.IntVar(&f.opts.Workers, "workers", 0, "athletes replayed at once (0: one per core)")
+	fl.IntVar(&f.opts.MemoryRows, "memory-rows", training.DefaultMemoryRows, "training-set "+
+		"rows held in memory; a larger set is streamed in passes, with samples of whole "+
+		"athletes for evaluation")
 	fl.StringVar(&f.on, "on", "local", "where to train: local, or vertex to submit a "+
 		"Vertex AI custom job running the same image (see --vertex-*)")
 	f.vertex.register(fl)
@@ -126,7 +134,7 @@ func (f *trainFlags) resolve(cmd *cobra.Command, g *globals) error {
 		}
 		set := cmd.Flags().Changed
 		if set("data") {
-			f.opts.Data = flagged.Data
+			f.opts.Data, f.opts.Source = flagged.Data, nil
 		}
 		if set("seed") {
 			f.opts.Seed = flagged.Seed
@@ -136,6 +144,9 @@ func (f *trainFlags) resolve(cmd *cobra.Command, g *globals) error {
 		}
 		if set("publish-alias") {
 			f.opts.PublishAlias = flagged.PublishAlias
+		}
+		if set("memory-rows") {
+			f.opts.MemoryRows = flagged.MemoryRows
 		}
 		f.opts.Workers = flagged.Workers
 	}
@@ -149,8 +160,26 @@ func (f *trainFlags) resolve(cmd *cobra.Command, g *globals) error {
 		}
 		f.opts.Gates = gates
 	}
+	if f.trainingSet != "" {
+		if cmd.Flags().Changed("data") {
+			return errors.New("--trainingset and --data exclude each other")
+		}
+		if f.on == "vertex" {
+			return errors.New("--trainingset is read here, not by a Vertex AI job: name " +
+				"it in the job file (source.parquet.trainingset) at a path the job reads")
+		}
+		src, err := training.OpenParquetSource(f.trainingSet, nil)
+		if err != nil {
+			return fmt.Errorf("--trainingset: %w", err)
+		}
+		f.opts.Data, f.opts.Source = "", src
+	}
 	if f.opts.Data == "" && f.opts.Source == nil {
-		return errors.New("--data: required (or a source in the job file)")
+		return errors.New("--data: required (or --trainingset, or a source in the job file)")
+	}
+	if f.opts.MemoryRows < minMemoryRows {
+		return fmt.Errorf("--memory-rows %d: want at least %d", f.opts.MemoryRows,
+			minMemoryRows)
 	}
 
 	if f.opts.Registry == "" {
@@ -171,6 +200,18 @@ func (f *trainFlags) resolve(cmd *cobra.Command, g *globals) error {
 	return nil
 }
 
+// minMemoryRows is the smallest memory bound train accepts: each family's samples
+// get a sixth of it, and fewer rows than this would leave them too few athletes.
+const minMemoryRows = 6_000
+
+// rowsRead describes the rows a step has read, or nothing for a step that reads none.
+func rowsRead(rows int64) string {
+	if rows == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s rows)", humanize.Comma(rows))
+}
+
 func runTrain(ctx context.Context, f *trainFlags, g *globals, stdout, stderr io.Writer) error {
 	if c, ok := f.opts.Source.(io.Closer); ok {
 		defer c.Close()
@@ -184,14 +225,18 @@ func runTrain(ctx context.Context, f *trainFlags, g *globals, stdout, stderr io.
 	log := g.logger()
 	var bar *progress
 	terminal := onTerminal(stderr)
+	var lastLogged int64
 	rep, err := training.Run(ctx, f.opts, func(p training.Progress) {
 		if bar == nil {
 			bar = newProgress(stderr, p.Total, "training")
 		}
-		bar.set(p.Done)
-		if !terminal {
-			log.Info("training step", "step", p.Step, "done", p.Done, "total", p.Total)
+		bar.update(p.Done, p.Total, "training: "+p.Step+rowsRead(p.Rows))
+		// A log line per step, and per million rows of a pass over the training set.
+		if !terminal && (p.Rows == 0 || p.Rows/1_000_000 != lastLogged/1_000_000) {
+			log.Info("training step", "step", p.Step, "done", p.Done, "total", p.Total,
+				"rows", p.Rows)
 		}
+		lastLogged = p.Rows
 	})
 	if bar != nil {
 		bar.finish()
@@ -248,9 +293,24 @@ func printReport(w io.Writer, rep *training.Report) {
 	for _, fr := range rep.Families {
 		fmt.Fprintf(w, "\n%s (%s, %d training rows): %s\n", fr.Family, fr.Algorithm,
 			fr.TrainRows, decision(fr))
+		if s := fr.Sample; s != nil {
+			fit := "fitted on every training row"
+			if s.FitOnSample {
+				fit = fmt.Sprintf("fitted on a sample of %d of %d training rows",
+					s.SampleTrainRows, s.TrainRows)
+			}
+			fmt.Fprintf(w, "  streamed: %s; evaluated on a sample of %d of %d held-out "+
+				"rows (whole athletes)\n", fit, s.SampleTestRows, s.TestRows)
+		}
 		for i, o := range fr.Evaluation.Outputs {
-			fmt.Fprintf(w, "  %-26s MAE %.3f RMSE %.3f  baseline MAE %.3f RMSE %.3f",
-				o.Name, o.Model.MAE, o.Model.RMSE, o.Baseline.MAE, o.Baseline.RMSE)
+			fmt.Fprintf(w, "  %-26s MAE %.3f RMSE %.3f", o.Name, o.Model.MAE, o.Model.RMSE)
+			if o.Baseline.N > 0 {
+				fmt.Fprintf(w, "  baseline MAE %.3f RMSE %.3f", o.Baseline.MAE,
+					o.Baseline.RMSE)
+			} else {
+				// A training set without the baseline's column has nothing to compare.
+				fmt.Fprint(w, "  no baseline")
+			}
 			if p := fr.Production; p != nil && i < len(p.Outputs) {
 				fmt.Fprintf(w, "  production v%d MAE %.3f", p.Version, p.Outputs[i].MAE)
 			}

@@ -30,6 +30,9 @@ type jobConfig struct {
 		Parquet struct {
 			// Dir is a cohort folder written by hydrocast simulate.
 			Dir string `koanf:"dir"`
+			// TrainingSet is a training-set Parquet file, or a folder of them, as
+			// hydrocast trainingset writes.
+			TrainingSet string `koanf:"trainingset"`
 		} `koanf:"parquet"`
 		BigQuery struct {
 			Project string `koanf:"project"`
@@ -66,6 +69,10 @@ type jobConfig struct {
 	} `koanf:"split"`
 
 	Seed *uint64 `koanf:"seed"`
+
+	// MemoryRows bounds the rows of a training set held in memory; a larger one is
+	// streamed in passes (training.Options.MemoryRows).
+	MemoryRows *int `koanf:"memory_rows"`
 
 	// Gates are publication gates as training.ParseGate reads them.
 	Gates []string `koanf:"gates"`
@@ -153,10 +160,25 @@ func (c *jobConfig) apply(o *training.Options) error {
 		if bq.Project != "" || bq.Dataset != "" || bq.Table != "" {
 			return errors.New("source.bigquery is set but source.type is not bigquery")
 		}
-		if c.Source.Parquet.Dir != "" {
-			o.Data = c.Source.Parquet.Dir
+		pq := c.Source.Parquet
+		if pq.Dir != "" && pq.TrainingSet != "" {
+			return errors.New("source.parquet: dir (a simulated cohort) and trainingset " +
+				"exclude each other")
+		}
+		if pq.Dir != "" {
+			o.Data = pq.Dir
+		}
+		if pq.TrainingSet != "" {
+			src, err := training.OpenParquetSource(pq.TrainingSet, nil)
+			if err != nil {
+				return fmt.Errorf("source.parquet.trainingset: %w", err)
+			}
+			o.Source = src
 		}
 	case "bigquery":
+		if c.Source.Parquet.TrainingSet != "" {
+			return errors.New("source.parquet.trainingset is set but source.type is bigquery")
+		}
 		bq := c.Source.BigQuery
 		src, err := bigquery.New(bigquery.Options{Project: bq.Project, Dataset: bq.Dataset,
 			Features: bq.Table, Labels: bq.LabelsTable,
@@ -195,6 +217,13 @@ func (c *jobConfig) apply(o *training.Options) error {
 	}
 	if c.Seed != nil {
 		o.Seed = *c.Seed
+	}
+	if c.MemoryRows != nil {
+		if *c.MemoryRows < minMemoryRows {
+			return fmt.Errorf("memory_rows %d: want at least %d", *c.MemoryRows,
+				minMemoryRows)
+		}
+		o.MemoryRows = *c.MemoryRows
 	}
 
 	gates, err := parseGates(c.Gates)

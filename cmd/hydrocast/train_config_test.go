@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/hydrocast/hydrocast/features/offline"
 	"github.com/hydrocast/hydrocast/models"
 	"github.com/hydrocast/hydrocast/training"
 )
@@ -68,6 +71,7 @@ func TestJobConfigRefuses(t *testing.T) {
 			"    project: p\n    dataset: d\n    table: t\n", "labels table"},
 		{"folds", "hyperparameters:\n  folds: 1\n", "folds"},
 		{"lambda", "hyperparameters:\n  lambdas: [-1]\n", "lambdas"},
+		{"memory rows", "memory_rows: 100\n", "memory_rows 100"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -227,5 +231,97 @@ func TestVertexArgsRoundTrip(t *testing.T) {
 	}
 	if tf.opts.Fingerprint() != f.opts.Fingerprint() || tf.opts.Data != f.opts.Data {
 		t.Errorf("the job resolves to %+v, here %+v", tf.opts, f.opts)
+	}
+}
+
+// writeTrainingSetFile writes an empty training-set Parquet file with the given
+// columns (all float64 but athlete_id and as_of) and returns its path.
+func writeTrainingSetFile(t *testing.T, dir string, columns ...string) string {
+	t.Helper()
+	fields := []arrow.Field{{Name: training.ColumnAthlete, Type: arrow.BinaryTypes.String},
+		{Name: training.ColumnAsOf, Type: arrow.FixedWidthTypes.Timestamp_ms}}
+	for _, c := range columns {
+		fields = append(fields, arrow.Field{Name: c, Type: arrow.PrimitiveTypes.Float64,
+			Nullable: true})
+	}
+	path := filepath.Join(dir, "set.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = offline.WriteParquet(f, arrow.NewSchema(fields, nil), nil, 0,
+		func(func(arrow.Record) error) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestJobConfigTrainingSet(t *testing.T) {
+	set := writeTrainingSetFile(t, t.TempDir(), models.OutSweatRate)
+	c, err := parseJobConfig([]byte("source:\n  type: parquet\n  parquet:\n" +
+		"    trainingset: " + set + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := training.DefaultOptions()
+	if err := c.apply(&o); err != nil {
+		t.Fatal(err)
+	}
+	src, ok := o.Source.(*training.ParquetSource)
+	if !ok || o.Data != "" || !slices.Equal(src.Files(), []string{set}) {
+		t.Errorf("source %T %v, data %q; want the training set", o.Source, o.Source, o.Data)
+	}
+
+	unlabelled := writeTrainingSetFile(t, t.TempDir(), "heart_rate_bpm_mean_5m")
+	cases := []struct{ name, yaml, want string }{
+		{"both", "source:\n  parquet:\n    dir: cohort\n    trainingset: " + set + "\n",
+			"exclude each other"},
+		{"missing", "source:\n  parquet:\n    trainingset: " + set + ".gone\n",
+			"source.parquet.trainingset"},
+		{"unlabelled", "source:\n  parquet:\n    trainingset: " + unlabelled + "\n",
+			"no a label column"},
+		{"bigquery", "source:\n  type: bigquery\n  parquet:\n    trainingset: x\n" +
+			"  bigquery:\n    project: p\n    dataset: d\n    table: t\n" +
+			"    labels_table: l\n", "source.parquet"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := applyJob([]byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one naming %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestTrainFlagTrainingSet(t *testing.T) {
+	dir := t.TempDir()
+	set := writeTrainingSetFile(t, dir, training.LabelFault)
+	g := &globals{home: dir}
+	for _, c := range []struct {
+		args []string
+		want string // the error wanted; empty for none
+	}{
+		{[]string{"--trainingset", set}, ""},
+		{[]string{"--trainingset", set, "--data", "cohort"}, "exclude each other"},
+		{[]string{"--trainingset", filepath.Join(dir, "none.parquet")}, "--trainingset"},
+		{[]string{"--trainingset", set, "--on", "vertex"}, "job file"},
+	} {
+		cmd, f := trainCommand(g)
+		if err := cmd.ParseFlags(c.args); err != nil {
+			t.Fatal(err)
+		}
+		err := f.resolve(cmd, g)
+		if c.want == "" {
+			if _, ok := f.opts.Source.(*training.ParquetSource); err != nil || !ok {
+				t.Errorf("%v: error %v, source %T", c.args, err, f.opts.Source)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one naming %q", c.args, err, c.want)
+		}
 	}
 }
