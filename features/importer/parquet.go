@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"time"
 
@@ -12,10 +11,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/hydrocast/hydrocast/features"
-	"github.com/hydrocast/hydrocast/features/internal/pqfile"
+	"github.com/hydrocast/hydrocast/features/offline"
 )
 
 // parquetBatchRows is how many rows DecodeParquet reads at a time.
@@ -43,35 +41,27 @@ func DecodeParquet(r parquet.ReaderAtSeeker, opt TableOptions) (res Result, err 
 		}
 	}()
 
-	fr, err := pqfile.Open(r, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows},
-		memory.DefaultAllocator)
+	// offline.File decodes in this goroutine, where the recover above and its own
+	// reach every panic of the decoder.
+	f, err := offline.NewFile(r, "parquet", memory.DefaultAllocator)
 	if err != nil {
-		return Result{}, malformed("parquet: %w", err)
+		return Result{}, malformed("%w", err)
 	}
-	sc, err := fr.Schema()
-	if err != nil {
-		return Result{}, malformed("parquet schema: %w", err)
-	}
-	if err := checkParquetColumns(sc, &opt); err != nil {
+	if err := checkParquetColumns(f.Schema(), &opt); err != nil {
 		return Result{}, err
 	}
 
-	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
-	if err != nil {
-		return Result{}, malformed("parquet: %w", err)
-	}
-	defer rr.Release()
 	source := opt.sourceOr(FormatParquet)
 	row := 0
-	for rr.Next() {
-		rec := rr.Record()
+	for rec, err := range f.Batches(context.Background(),
+		offline.BatchOptions{Rows: parquetBatchRows}) {
+		if err != nil {
+			return Result{}, malformed("parquet row %d: %w", row+1, err)
+		}
 		if err := decodeBatch(rec, &opt, source, row, &res); err != nil {
 			return Result{}, err
 		}
 		row += int(rec.NumRows())
-	}
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return Result{}, malformed("parquet row %d: %w", row+1, err)
 	}
 	return finish(res, FormatParquet)
 }

@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"os"
@@ -396,5 +397,31 @@ func TestImportTable(t *testing.T) {
 	_, err := importer.ImportTable(filepath.Join(dir, "absent.csv"), csvOpt)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("absent file: %v", err)
+	}
+}
+
+// TestDecodeParquetDamagedFooter decodes the sample file with each byte of its
+// footer damaged in turn. Damaged column-chunk sizes once made Arrow's record reader
+// panic in goroutines of its own, beyond any recover, ending the import; each must
+// give readings or an error saying the input is malformed or holds no readings.
+func TestDecodeParquetDamagedFooter(t *testing.T) {
+	opt := withOpt(func(o *importer.TableOptions) { o.TimeColumn, o.AthleteColumn = "ts", "who" })
+	valid := sampleParquet(t)
+	n := len(valid)
+	footer := int(binary.LittleEndian.Uint32(valid[n-8 : n-4]))
+	errs := 0
+	for i := n - 8 - footer; i < n-8; i++ {
+		damaged := bytes.Clone(valid)
+		damaged[i] ^= 0xff
+		if _, err := importer.DecodeParquet(bytes.NewReader(damaged), opt); err != nil {
+			if !errors.Is(err, importer.ErrMalformed) &&
+				!errors.Is(err, importer.ErrNoReadings) {
+				t.Fatalf("byte %d: error %v, want ErrMalformed or ErrNoReadings", i, err)
+			}
+			errs++
+		}
+	}
+	if errs == 0 {
+		t.Fatal("no damaged footer byte was reported")
 	}
 }

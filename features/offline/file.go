@@ -140,7 +140,7 @@ func (f *File) Batches(ctx context.Context, o BatchOptions) iter.Seq2[arrow.Reco
 }
 
 func (f *File) batches(ctx context.Context, o BatchOptions,
-	yield func(arrow.Record, error) bool) (err error) {
+	yield func(arrow.Record, error) bool) error {
 	leaves, err := f.columnIndices(o.Columns)
 	if err != nil {
 		return err
@@ -149,7 +149,16 @@ func (f *File) batches(ctx context.Context, o BatchOptions,
 	if o.Rows > 0 {
 		rows = int64(o.Rows)
 	}
+	return f.read(ctx, leaves, nil, rows, func(rec arrow.Record) bool {
+		return yield(rec, nil)
+	})
+}
 
+// read yields batches of up to rows rows of the given leaf columns and row groups
+// (nil: all), each released once yield returns; the decoder's panics come back as
+// errors wrapping ErrDamaged, while a panic of yield's own goes on up.
+func (f *File) read(ctx context.Context, leaves, rowGroups []int, rows int64,
+	yield func(arrow.Record) bool) (err error) {
 	inYield := false
 	defer func() {
 		if inYield {
@@ -159,7 +168,7 @@ func (f *File) batches(ctx context.Context, o BatchOptions,
 			err = f.panicked(p)
 		}
 	}()
-	readers, sc, err := f.columnReaders(ctx, leaves)
+	readers, sc, err := f.columnReaders(ctx, leaves, rowGroups)
 	if err != nil {
 		return err
 	}
@@ -177,7 +186,7 @@ func (f *File) batches(ctx context.Context, o BatchOptions,
 			return err
 		}
 		inYield = true
-		more := yield(rec, nil)
+		more := yield(rec)
 		inYield = false
 		rec.Release()
 		if !more {
@@ -190,7 +199,7 @@ func (f *File) batches(ctx context.Context, o BatchOptions,
 // built in this goroutine: pqarrow's GetRecordReader builds them in goroutines of
 // its own, where a panic on a damaged column chunk would end the process.
 func (f *File) columnReaders(ctx context.Context,
-	leaves []int) ([]*pqarrow.ColumnReader, *arrow.Schema, error) {
+	leaves, rowGroups []int) ([]*pqarrow.ColumnReader, *arrow.Schema, error) {
 	fields, err := f.fr.Manifest.GetFieldIndices(leaves)
 	if err != nil {
 		return nil, nil, f.damaged(err)
@@ -199,9 +208,11 @@ func (f *File) columnReaders(ctx context.Context,
 	for _, l := range leaves {
 		included[l] = true
 	}
-	rowGroups := make([]int, f.pf.NumRowGroups())
-	for i := range rowGroups {
-		rowGroups[i] = i
+	if rowGroups == nil {
+		rowGroups = make([]int, f.pf.NumRowGroups())
+		for i := range rowGroups {
+			rowGroups[i] = i
+		}
 	}
 
 	readers := make([]*pqarrow.ColumnReader, 0, len(fields))

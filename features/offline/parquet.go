@@ -197,9 +197,11 @@ func isDataFile(name string) bool {
 
 // parquetFile is an open Parquet file and its Arrow reader.
 type parquetFile struct {
-	f  *os.File
-	pf *file.Reader
-	fr *pqarrow.FileReader
+	pf        *file.Reader
+	fr        *pqarrow.FileReader
+	name      string
+	batchRows int
+	mem       memory.Allocator
 }
 
 // openParquet opens the Parquet file at path for reading batches of batchRows rows.
@@ -209,12 +211,16 @@ func openParquet(path string, batchRows int, mem memory.Allocator) (*parquetFile
 	if err != nil {
 		return nil, err
 	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
 	fr, err := pqfile.Open(f, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%w: %w", ErrNotReadings, err)
 	}
-	return &parquetFile{f: f, pf: fr.ParquetReader(), fr: fr}, nil
+	return &parquetFile{pf: fr.ParquetReader(), fr: fr, name: filepath.Base(path),
+		batchRows: batchRows, mem: mem}, nil
 }
 
 func (p *parquetFile) Close() error {
@@ -236,33 +242,24 @@ func (p *parquetFile) keyValues() [][2]string {
 }
 
 // batches yields the record batches of the given row groups (nil means all), each
-// valid until the next. The decoder's panics come back as errors.
+// valid until yield returns. It reads as File does, building the column readers in
+// this goroutine: pqarrow's record reader builds them in goroutines of its own,
+// where a decoder panic on a damaged column chunk would end the process. The
+// decoder's panics and errors come back wrapping ErrNotReadings.
 func (p *parquetFile) batches(ctx context.Context, rowGroups []int,
-	yield func(arrow.Record) bool) (err error) {
-	inYield := false
-	defer func() {
-		if inYield {
-			return // a panic of the caller's, not the decoder's: let it go on
-		}
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: decoder failed: %v", ErrNotReadings, r)
-		}
-	}()
-	rr, err := p.fr.GetRecordReader(ctx, nil, rowGroups)
+	yield func(arrow.Record) bool) error {
+	f := &File{name: p.name, mem: p.mem, pf: p.pf, fr: p.fr}
+	leaves, err := f.columnIndices(nil)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotReadings, err)
 	}
-	defer rr.Release()
-	for rr.Next() {
-		inYield = true
-		more := yield(rr.Record())
-		inYield = false
-		if !more {
-			return nil
-		}
+	if rowGroups != nil && len(rowGroups) == 0 {
+		return nil
 	}
-	// The reader reports the end of the file as io.EOF.
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+	if err := f.read(ctx, leaves, rowGroups, int64(p.batchRows), yield); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
 		return fmt.Errorf("%w: %w", ErrNotReadings, err)
 	}
 	return nil

@@ -30,7 +30,10 @@ const arrowSchemaKey = "ARROW:schema"
 // Recover too.
 //
 // Column reads must not run in parallel (ArrowReadProperties.Parallel): they would
-// decode in goroutines of Arrow's, beyond any recover.
+// decode in goroutines of Arrow's, beyond any recover. Nor is turning that off
+// enough for the record reader (GetRecordReader), which builds its column readers
+// in goroutines whatever the setting: build them with GetFieldReader in the
+// caller's goroutine, as offline.File does.
 func Open(r parquet.ReaderAtSeeker, props pqarrow.ArrowReadProperties,
 	mem memory.Allocator) (fr *pqarrow.FileReader, err error) {
 	defer Recover(&err)
