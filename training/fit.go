@@ -2,7 +2,6 @@ package training
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -70,29 +69,21 @@ func (o FitOptions) withDefaults() FitOptions {
 // FitSweat fits the sweat-rate family: ridge regression with the penalty of lowest
 // cross-validated MAE, and an interval from the quantiles of the out-of-fold
 // residuals on the training athletes (in-sample residuals of a session-level label
-// would be too narrow for an athlete never seen).
+// would be too narrow for an athlete never seen). Every fold's fit and every
+// penalty are solved from one set of sums per fold (see ridgeFromRows).
 func FitSweat(train *Dataset, o FitOptions) (*Model, error) {
 	o = o.withDefaults()
 	folds := athleteFolds(train.Athletes, o.Folds, o.Seed)
-	lambda, oof, err := pickLambda(train, folds, o.Lambdas, func(y, p *mat.Dense) float64 {
-		return Regress(mat.Col(nil, 0, y), mat.Col(nil, 0, p)).MAE
-	})
+	s, err := ridgeFromRows(train, folds, o.Lambdas)
 	if err != nil {
 		return nil, fmt.Errorf("fit %s: %w", train.Family.Name, err)
 	}
-	m, err := fitRidgeModel(train, lambda)
+	best, err := s.best()
 	if err != nil {
 		return nil, fmt.Errorf("fit %s: %w", train.Family.Name, err)
 	}
-
-	residuals := make([]float64, train.Rows())
-	for i := range residuals {
-		residuals[i] = train.Y.At(i, 0) - oof.At(i, 0)
-	}
-	iv := ResidualInterval(residuals, o.IntervalCoverage)
-	m.Interval = &iv
-	m.Linear = roundParams(withInterval(m.Linear, iv))
-	return m, nil
+	iv := ResidualInterval(s.outOfFoldResiduals(train, best), o.IntervalCoverage)
+	return s.fullModel(best, &iv), nil
 }
 
 // FitThermal fits the thermal family: multi-output ridge regression with the penalty
@@ -100,23 +91,15 @@ func FitSweat(train *Dataset, o FitOptions) (*Model, error) {
 func FitThermal(train *Dataset, o FitOptions) (*Model, error) {
 	o = o.withDefaults()
 	folds := athleteFolds(train.Athletes, o.Folds, o.Seed)
-	lambda, _, err := pickLambda(train, folds, o.Lambdas, func(y, p *mat.Dense) float64 {
-		_, c := y.Dims()
-		var sum float64
-		for j := range c {
-			sum += Regress(mat.Col(nil, j, y), mat.Col(nil, j, p)).RMSE
-		}
-		return sum / float64(c)
-	})
+	s, err := ridgeFromRows(train, folds, o.Lambdas)
 	if err != nil {
 		return nil, fmt.Errorf("fit %s: %w", train.Family.Name, err)
 	}
-	m, err := fitRidgeModel(train, lambda)
+	best, err := s.best()
 	if err != nil {
 		return nil, fmt.Errorf("fit %s: %w", train.Family.Name, err)
 	}
-	m.Linear = roundParams(m.Linear)
-	return m, nil
+	return s.fullModel(best, nil), nil
 }
 
 // FitAnomaly fits the anomaly family: a class-balanced network with one hidden layer
@@ -142,16 +125,6 @@ func FitAnomaly(train *Dataset, o FitOptions) (*Model, error) {
 	return m, nil
 }
 
-// fitRidgeModel imputes and fits a ridge regression of every output of d.
-func fitRidgeModel(d *Dataset, lambda float64) (*Model, error) {
-	im := FitImputer(d.X)
-	lin, err := FitRidge(im.Fill(d.X), d.Y, lambda)
-	if err != nil {
-		return nil, err
-	}
-	return &Model{Family: d.Family, Imputer: im, Linear: lin, Lambda: lambda}, nil
-}
-
 // fitLogisticModel imputes and fits a class-balanced logistic regression of d's
 // single 0/1 label.
 func fitLogisticModel(d *Dataset, l2 float64) (*Model, error) {
@@ -173,37 +146,6 @@ func fitMLPModel(d *Dataset, o MLPOptions) (*Model, error) {
 		return nil, err
 	}
 	return &Model{Family: d.Family, Imputer: im, Net: net.rounded(), Lambda: o.L2}, nil
-}
-
-// pickLambda cross-validates a ridge fit for each penalty and returns the one of
-// lowest loss with its out-of-fold predictions; ties go to the larger penalty.
-func pickLambda(d *Dataset, folds map[string]int, lambdas []float64,
-	loss func(y, pred *mat.Dense) float64) (float64, *mat.Dense, error) {
-	best, bestLoss := math.NaN(), math.Inf(1)
-	var bestOOF *mat.Dense
-	for _, lambda := range lambdas {
-		oof, err := outOfFold(d, folds, func(t *Dataset) (*Model, error) {
-			return fitRidgeModel(t, lambda)
-		})
-		if err != nil {
-			return 0, nil, fmt.Errorf("cross-validate λ=%g: %w", lambda, err)
-		}
-		if l := loss(d.Y, oof); l <= bestLoss {
-			best, bestLoss, bestOOF = lambda, l, oof
-		}
-	}
-	if bestOOF == nil {
-		return 0, nil, fmt.Errorf("no penalty gave a finite loss: %w", ErrTooFewRows)
-	}
-	return best, bestOOF, nil
-}
-
-// outOfFold returns, for every row of d, the prediction of a model fitted on the
-// other folds' athletes.
-func outOfFold(d *Dataset, folds map[string]int, fit func(*Dataset) (*Model, error)) (
-	*mat.Dense, error) {
-	oof, _, err := crossFit(d, folds, fit, false)
-	return oof, err
 }
 
 // crossFit fits one model per fold, on the other folds' athletes, and, when full is

@@ -285,6 +285,18 @@ func (s *ridgeStream) add(v *features.Vector, labels, _ []float64, _ Timeline) {
 	for j, x := range s.gather {
 		s.x[j] = float64(x)
 	}
+	s.addFold(g, labels)
+}
+
+// addRow takes one row of raw features x, held in memory, of the training athlete
+// of fold g.
+func (s *ridgeStream) addRow(g int, x, labels []float64) {
+	copy(s.x, x)
+	s.addFold(g, labels)
+}
+
+// addFold takes the current row, s.x, of fold g into the current pass.
+func (s *ridgeStream) addFold(g int, labels []float64) {
 	switch s.pass {
 	case 1:
 		s.addMoments(g)
@@ -311,7 +323,6 @@ func (s *ridgeStream) addMoments(g int) {
 func (s *ridgeStream) endMoments() error {
 	d := len(s.idx)
 	s.imputers = make([]Imputer, s.k+1)
-	s.shift = make([][]float64, s.k+1)
 	for m := range s.k + 1 {
 		im := Imputer{Means: make([]float64, d), Lower: make([]float64, d),
 			Upper: make([]float64, d), Missing: make([]int, d)}
@@ -349,16 +360,27 @@ func (s *ridgeStream) endMoments() error {
 			im.Lower[j], im.Upper[j] = min(q[0], im.Means[j]), max(q[1], im.Means[j])
 		}
 		s.imputers[m] = im
-		s.shift[m] = slices.Clone(im.Means)
 	}
 	s.sketch = nil
+	s.setImputers(s.imputers)
+	return nil
+}
+
+// setImputers sets every model's imputer (models 0 to k−1 leave out fold f, model
+// k uses every fold) and readies the sums of the next pass.
+func (s *ridgeStream) setImputers(ims []Imputer) {
+	d := len(s.idx)
+	s.imputers = ims
+	s.shift = make([][]float64, len(ims))
+	for m, im := range ims {
+		s.shift[m] = slices.Clone(im.Means)
+	}
 	dim := d + 1 + s.outs
 	s.grams = make([][]*mat.SymDense, s.k+1)
 	for m := range s.grams {
 		s.grams[m] = make([]*mat.SymDense, 1<<s.outs)
 	}
 	s.u = make([]float64, dim)
-	return nil
 }
 
 // fill writes model m's imputed, shifted features of the current row into u.
@@ -564,6 +586,26 @@ func newOOFPredictor(lin *Linear, shift []float64) oofPredictor {
 // output) the loss is the MAE and the interval comes from the residuals' sketch; for
 // the thermal family the loss is the RMSE averaged over the outputs.
 func (s *ridgeStream) model(coverage float64) (*Model, error) {
+	best, err := s.best()
+	if err != nil {
+		return nil, err
+	}
+	if s.outs > 1 {
+		return s.fullModel(best, nil), nil
+	}
+	lowP := (1 - coverage) / 2
+	q, err := s.resid[best].GetValuesAtQuantiles([]float64{lowP, 1 - lowP})
+	if err != nil {
+		return nil, fmt.Errorf("interval: %w", err)
+	}
+	return s.fullModel(best, &Interval{Lower: q[0], Upper: q[1], LowerP: lowP,
+		UpperP: 1 - lowP}), nil
+}
+
+// best returns the index of the penalty of lowest out-of-fold loss (ties to the
+// larger, as the grid ascends): the MAE for one output, else the RMSE averaged
+// over the outputs.
+func (s *ridgeStream) best() (int, error) {
 	best, bestLoss := -1, math.Inf(1)
 	for li := range s.lambdas {
 		var loss float64
@@ -579,24 +621,76 @@ func (s *ridgeStream) model(coverage float64) (*Model, error) {
 		}
 	}
 	if best < 0 {
-		return nil, fmt.Errorf("no penalty gave a finite loss: %w", ErrTooFewRows)
+		return 0, fmt.Errorf("no penalty gave a finite loss: %w", ErrTooFewRows)
 	}
-	im := s.imputers[s.k]
-	m := &Model{Family: s.family, Imputer: im, Linear: s.fits[s.k][best],
+	return best, nil
+}
+
+// fullModel returns the model fitted on every fold with penalty best, with the
+// sweat interval iv when it is not nil, its parameters rounded to float32.
+func (s *ridgeStream) fullModel(best int, iv *Interval) *Model {
+	m := &Model{Family: s.family, Imputer: s.imputers[s.k], Linear: s.fits[s.k][best],
 		Lambda: s.lambdas[best]}
-	if s.outs > 1 {
+	if iv == nil {
 		m.Linear = roundParams(m.Linear)
-		return m, nil
+		return m
 	}
-	lowP := (1 - coverage) / 2
-	q, err := s.resid[best].GetValuesAtQuantiles([]float64{lowP, 1 - lowP})
+	m.Interval = iv
+	m.Linear = roundParams(withInterval(m.Linear, *iv))
+	return m
+}
+
+// ridgeFromRows fits d's ridge models for every fold and penalty from sums, as a
+// streamed run does, but with each model's imputer fitted on its rows exactly and
+// the rows read from memory. It returns after the out-of-fold pass.
+func ridgeFromRows(d *Dataset, folds map[string]int, lambdas []float64) (*ridgeStream,
+	error) {
+	_, outs := d.Y.Dims()
+	s, err := newRidgeStream(d.Family, folds, outs, lambdas)
 	if err != nil {
-		return nil, fmt.Errorf("interval: %w", err)
+		return nil, err
 	}
-	iv := Interval{Lower: q[0], Upper: q[1], LowerP: lowP, UpperP: 1 - lowP}
-	m.Interval = &iv
-	m.Linear = roundParams(withInterval(m.Linear, iv))
-	return m, nil
+	s.sketch = nil
+	ims := make([]Imputer, s.k+1)
+	for m := range s.k + 1 {
+		keep := make(map[string]bool, len(folds))
+		for a, f := range folds {
+			keep[a] = f != m
+		}
+		ims[m] = FitImputer(d.Subset(keep).X)
+	}
+	s.setImputers(ims)
+	for pass, end := range []func() error{s.endCrossProducts, nil} {
+		s.pass = pass + 2
+		for i, a := range d.Athletes {
+			s.addRow(folds[a], d.X.RawRowView(i), d.Y.RawRowView(i))
+		}
+		if end != nil {
+			if err := end(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}
+
+// outOfFoldResiduals returns, for every row of d, its label less the prediction of
+// the fold model with penalty index li that did not see its athlete (one output).
+func (s *ridgeStream) outOfFoldResiduals(d *Dataset, li int) []float64 {
+	res := make([]float64, d.Rows())
+	u := make([]float64, len(s.u))
+	for i, a := range d.Athletes {
+		g := s.folds[a]
+		copy(s.x, d.X.RawRowView(i))
+		s.fill(g, u)
+		p := s.oof[g][li]
+		pred := p.alpha[0]
+		for j, b := range p.beta {
+			pred += b * u[j]
+		}
+		res[i] = d.Y.At(i, 0) - pred
+	}
+	return res
 }
 
 // SampleReport says which rows of a streamed training set a family's evaluation,

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"gonum.org/v1/gonum/mat"
 
 	"github.com/hydrocast/hydrocast/models"
 )
@@ -147,24 +148,42 @@ func TestStreamedRidgeSolvesAsInMemory(t *testing.T) {
 		d      *Dataset
 		labels []string
 		fit    func(*Dataset, FitOptions) (*Model, error)
+		loss   func(y, p *mat.Dense) float64
 	}{
-		{ds.Sweat, []string{models.OutSweatRate}, FitSweat},
+		{ds.Sweat, []string{models.OutSweatRate}, FitSweat, func(y, p *mat.Dense) float64 {
+			return Regress(mat.Col(nil, 0, y), mat.Col(nil, 0, p)).MAE
+		}},
 		{ds.Thermal, []string{models.OutCoreTemp15m, models.OutCoreTemp30m,
-			models.OutCoreTemp60m}, FitThermal},
+			models.OutCoreTemp60m}, FitThermal, func(y, p *mat.Dense) float64 {
+			var sum float64
+			for j := range 3 {
+				sum += Regress(mat.Col(nil, j, y), mat.Col(nil, j, p)).RMSE
+			}
+			return sum / 3
+		}},
 	} {
 		name := c.d.Family.Name
 		_, got := streamRidge(t, c.d, c.labels, seed, true)
-		want, err := c.fit(c.d, FitOptions{Seed: seed})
+		fitted, err := c.fit(c.d, FitOptions{Seed: seed})
 		if err != nil {
 			t.Fatal(err)
+		}
+		want := rowReference(t, c.d, seed, c.loss)
+		if fitted.Lambda != want.Lambda || !mat.EqualApprox(fitted.Linear.Weights,
+			got.Linear.Weights, 1e-12) {
+			t.Errorf("%s: the in-memory fit differs from the streamed one", name)
 		}
 		if got.Lambda != want.Lambda {
 			t.Errorf("%s: penalty %g streamed, %g in memory", name, got.Lambda, want.Lambda)
 		}
-		gw, ww := got.Linear.Weights.RawMatrix().Data, want.Linear.Weights.RawMatrix().Data
-		for i := range ww {
-			if math.Abs(gw[i]-ww[i]) > 1e-6*math.Max(1e-2, math.Abs(ww[i])) {
-				t.Errorf("%s: weight %d is %v streamed, %v in memory", name, i, gw[i], ww[i])
+		r, outs := want.Linear.Weights.Dims()
+		for i := range r {
+			for o := range outs {
+				g, w := got.Linear.Weights.At(i, o), want.Linear.Weights.At(i, o)
+				if math.Abs(g-w) > 1e-6*math.Max(1e-2, math.Abs(w)) {
+					t.Errorf("%s: weight %d,%d is %v streamed, %v in memory", name, i, o, g,
+						w)
+				}
 			}
 		}
 		// The sweat bias holds the interval too; the thermal one only the fit.
@@ -205,6 +224,22 @@ func TestStreamedRidgeSolvesAsInMemory(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rowReference fits d's ridge family by refitting every fold and penalty from rows,
+// with the penalty of lowest loss.
+func rowReference(t *testing.T, d *Dataset, seed uint64,
+	loss func(y, p *mat.Dense) float64) *Model {
+	t.Helper()
+	lambda, _, err := pickLambda(d, athleteFolds(d.Athletes, 5, seed), DefaultLambdas, loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := fitRidgeModel(d, lambda)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // TestStreamedBounds checks the sketched feature bounds: each lies, within the
@@ -387,4 +422,49 @@ func TestStreamedMemoryBounded(t *testing.T) {
 		t.Errorf("peak heap grew from %d MiB to %d MiB with the rows", small>>20,
 			large>>20)
 	}
+}
+
+// The row-based cross-validation the streamed and in-memory ridge fits replaced:
+// each fold and penalty refits from its rows. The tests keep it as the independent
+// reference those fits must agree with.
+
+// fitRidgeModel imputes and fits a ridge regression of every output of d.
+func fitRidgeModel(d *Dataset, lambda float64) (*Model, error) {
+	im := FitImputer(d.X)
+	lin, err := FitRidge(im.Fill(d.X), d.Y, lambda)
+	if err != nil {
+		return nil, err
+	}
+	return &Model{Family: d.Family, Imputer: im, Linear: lin, Lambda: lambda}, nil
+}
+
+// pickLambda cross-validates a ridge fit for each penalty and returns the one of
+// lowest loss with its out-of-fold predictions; ties go to the larger penalty.
+func pickLambda(d *Dataset, folds map[string]int, lambdas []float64,
+	loss func(y, pred *mat.Dense) float64) (float64, *mat.Dense, error) {
+	best, bestLoss := math.NaN(), math.Inf(1)
+	var bestOOF *mat.Dense
+	for _, lambda := range lambdas {
+		oof, err := outOfFold(d, folds, func(t *Dataset) (*Model, error) {
+			return fitRidgeModel(t, lambda)
+		})
+		if err != nil {
+			return 0, nil, fmt.Errorf("cross-validate λ=%g: %w", lambda, err)
+		}
+		if l := loss(d.Y, oof); l <= bestLoss {
+			best, bestLoss, bestOOF = lambda, l, oof
+		}
+	}
+	if bestOOF == nil {
+		return 0, nil, fmt.Errorf("no penalty gave a finite loss: %w", ErrTooFewRows)
+	}
+	return best, bestOOF, nil
+}
+
+// outOfFold returns, for every row of d, the prediction of a model fitted on the
+// other folds' athletes.
+func outOfFold(d *Dataset, folds map[string]int, fit func(*Dataset) (*Model, error)) (
+	*mat.Dense, error) {
+	oof, _, err := crossFit(d, folds, fit, false)
+	return oof, err
 }
