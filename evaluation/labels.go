@@ -90,6 +90,28 @@ func firstByte(br *bufio.Reader) (byte, error) {
 	}
 }
 
+// decodeLabelJSON decodes one JSON label strictly: an unknown key (a misspelt
+// sweat_rate_l_per_h) or a missing or null sweat rate is an error, never a rate of
+// zero.
+func decodeLabelJSON(text []byte) (Label, error) {
+	var raw struct {
+		AthleteID    string    `json:"athlete_id"`
+		SessionStart time.Time `json:"session_start"`
+		SessionEnd   time.Time `json:"session_end"`
+		SweatRate    *float64  `json:"sweat_rate_l_per_h"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return Label{}, err
+	}
+	if raw.SweatRate == nil {
+		return Label{}, errors.New("sweat_rate_l_per_h is missing")
+	}
+	return Label{AthleteID: raw.AthleteID, SessionStart: raw.SessionStart,
+		SessionEnd: raw.SessionEnd, SweatRateLPerH: *raw.SweatRate}, nil
+}
+
 func readLabelsJSON(r io.Reader) ([]Label, error) {
 	var out []Label
 	sc := bufio.NewScanner(r)
@@ -103,8 +125,11 @@ func readLabelsJSON(r io.Reader) ([]Label, error) {
 		if len(text) == 0 {
 			continue
 		}
-		var l Label
-		if err := json.Unmarshal(text, &l); err != nil {
+		l, err := decodeLabelJSON(text)
+		if err == nil {
+			err = l.check()
+		}
+		if err != nil {
 			return nil, fmt.Errorf("read labels: %w: line %d: %w", ErrBadInput, line, err)
 		}
 		out = append(out, l)
@@ -179,6 +204,10 @@ func labelFromCSV(rec []string, col map[string]int) (Label, error) {
 }
 
 // check reports a label that cannot be matched or scored.
+// MaxSessionLength bounds a labelled session: a weigh-in before and after spans one
+// workout, not days.
+const MaxSessionLength = 24 * time.Hour
+
 func (l Label) check() error {
 	switch {
 	case l.AthleteID == "":
@@ -187,6 +216,9 @@ func (l Label) check() error {
 		return errors.New("session_start is missing")
 	case !l.SessionEnd.IsZero() && !l.SessionEnd.After(l.SessionStart):
 		return errors.New("session_end is not after session_start")
+	case !l.SessionEnd.IsZero() && l.SessionEnd.Sub(l.SessionStart) > MaxSessionLength:
+		return fmt.Errorf("session_end is %s after session_start: want at most %s",
+			l.SessionEnd.Sub(l.SessionStart).Round(time.Minute), MaxSessionLength)
 	case !(l.SweatRateLPerH >= 0 && l.SweatRateLPerH < 10):
 		return fmt.Errorf("sweat_rate_l_per_h %v is outside [0, 10)", l.SweatRateLPerH)
 	}

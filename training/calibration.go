@@ -17,6 +17,9 @@ type CrossValidation struct {
 	Folds    int     `json:"folds"`
 	Rows     int     `json:"rows"`
 	Coverage float64 `json:"coverage"`
+	// Sampled is set when the rows are samples of whole athletes of a streamed
+	// run, not every row.
+	Sampled bool `json:"sampled,omitempty"`
 }
 
 // CrossValidateCoverage estimates the sweat interval's coverage over all of d's
@@ -85,7 +88,11 @@ func checkCoverage(ev *Evaluation, cv CrossValidation) {
 			split = fmt.Sprintf("; held-out split %.3f", *ev.Outputs[0].Model.Coverage)
 		}
 		g.Met = cv.Coverage >= GoalCoverageLow && cv.Coverage <= GoalCoverageHigh
-		g.Detail = fmt.Sprintf("coverage %.3f over all %d rows, %d athlete folds%s",
-			cv.Coverage, cv.Rows, cv.Folds, split)
+		over := "all"
+		if cv.Sampled {
+			over = "a sample of whole athletes,"
+		}
+		g.Detail = fmt.Sprintf("coverage %.3f over %s %d rows, %d athlete folds%s",
+			cv.Coverage, over, cv.Rows, cv.Folds, split)
 	}
 }

@@ -168,16 +168,38 @@ func (c *Card) Markdown() string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 
 	p("# %s\n\n%s.\n\n", c.Model, sentence(c.Description))
-	p("**Trained on %s data** from generator %s, cohort seed %d (%d athletes, %d "+
-		"sessions; manifest SHA-256 %s). Training seed %d, code %s, feature schema "+
-		"v%d.\n\n", c.TrainedOn, c.Data.Generator, c.Data.CohortSeed, c.Data.Athletes,
-		c.Data.Sessions, c.Data.Fingerprint, c.Training.Seed, c.Training.CodeVersion,
-		c.Training.SchemaVersion)
+	if c.Data.Generator == trainingSetGenerator {
+		p("**Trained on a training set** of %d athletes (data SHA-256 %s). Training "+
+			"seed %d, code %s, feature schema v%d.\n\n", c.Data.Athletes,
+			c.Data.Fingerprint, c.Training.Seed, c.Training.CodeVersion,
+			c.Training.SchemaVersion)
+	} else {
+		p("**Trained on %s data** from generator %s, cohort seed %d (%d athletes, %d "+
+			"sessions; manifest SHA-256 %s). Training seed %d, code %s, feature schema "+
+			"v%d.\n\n", c.TrainedOn, c.Data.Generator, c.Data.CohortSeed,
+			c.Data.Athletes, c.Data.Sessions, c.Data.Fingerprint, c.Training.Seed,
+			c.Training.CodeVersion, c.Training.SchemaVersion)
+	}
 
 	p("## Intended use\n\n%s\n\n", c.IntendedUse)
-	p("## Model\n\n%s, penalty %g, fitted on %d rows of %d athletes; evaluated on %d "+
-		"rows of %d other athletes.\n", c.Training.Algorithm, c.Training.Penalty,
-		c.Training.TrainRows, c.Data.TrainAthletes, c.Evaluation.Rows, c.Data.TestAthletes)
+	if sm := c.Training.Sample; sm != nil {
+		fit := fmt.Sprintf("fitted on all %d training rows of %d athletes", sm.TrainRows,
+			c.Data.TrainAthletes)
+		if sm.FitOnSample {
+			fit = fmt.Sprintf("fitted on a sample of %d of the %d training rows (whole "+
+				"athletes)", sm.SampleTrainRows, sm.TrainRows)
+		}
+		p("## Model\n\n%s, penalty %g, %s; streamed. Evaluated on a sample of %d of "+
+			"the %d rows of %d held-out athletes (whole athletes); input ranges and the "+
+			"drift profile from a sample of %d training rows.\n", c.Training.Algorithm,
+			c.Training.Penalty, fit, sm.SampleTestRows, sm.TestRows, c.Data.TestAthletes,
+			sm.SampleTrainRows)
+	} else {
+		p("## Model\n\n%s, penalty %g, fitted on %d rows of %d athletes; evaluated on "+
+			"%d rows of %d other athletes.\n", c.Training.Algorithm, c.Training.Penalty,
+			c.Training.TrainRows, c.Data.TrainAthletes, c.Evaluation.Rows,
+			c.Data.TestAthletes)
+	}
 	if c.Training.Threshold != 0 {
 		p("Alarm threshold: %.4f.\n", c.Training.Threshold)
 	}

@@ -79,13 +79,19 @@ func evaluateSweat(f models.Family, test *Dataset, pred *mat.Dense) ([]OutputRep
 		Baseline: Regress(y, mat.Col(nil, 0, test.Baseline)),
 	}
 	cov := *out.Model.Coverage
+	beats := Goal{
+		Name: "sweat MAE below the Gonzalez baseline",
+		Met:  out.Model.MAE < out.Baseline.MAE,
+		Detail: fmt.Sprintf("MAE %.3f L/h, baseline %.3f L/h", out.Model.MAE,
+			out.Baseline.MAE),
+	}
+	if out.Baseline.N == 0 {
+		beats.Met = false
+		beats.Detail = fmt.Sprintf("MAE %.3f L/h; the data gives no baseline (%s)",
+			out.Model.MAE, LabelSweatBaseline)
+	}
 	goals := []Goal{
-		{
-			Name: "sweat MAE below the Gonzalez baseline",
-			Met:  out.Model.MAE < out.Baseline.MAE,
-			Detail: fmt.Sprintf("MAE %.3f L/h, baseline %.3f L/h", out.Model.MAE,
-				out.Baseline.MAE),
-		},
+		beats,
 		{
 			Name:   coverageGoal,
 			Met:    cov >= GoalCoverageLow && cov <= GoalCoverageHigh,

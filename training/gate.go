@@ -153,6 +153,9 @@ func checkGates(gates []Gate, family string, metrics map[string]float64,
 		case strings.HasSuffix(g.Metric, "_vs_production"):
 			r.Detail = "production version " + strconv.Itoa(prod.Version) +
 				" could not be compared: " + prod.Error
+		case strings.HasSuffix(g.Metric, "_vs_baseline"):
+			r.Detail = "the data gives no baseline to compare with (for the sweat " +
+				"family, a " + LabelSweatBaseline + " column)"
 		default:
 			r.Detail = "metric not computed"
 		}
@@ -167,14 +170,20 @@ func gateMetrics(ev Evaluation, prod *ProductionComparison) map[string]float64 {
 	m := map[string]float64{}
 	if len(ev.Outputs) > 0 {
 		var mae, rmse, bMAE, bRMSE float64
+		baseline := true
 		for _, o := range ev.Outputs {
 			mae, rmse = mae+o.Model.MAE, rmse+o.Model.RMSE
 			bMAE, bRMSE = bMAE+o.Baseline.MAE, bRMSE+o.Baseline.RMSE
+			baseline = baseline && o.Baseline.N > 0
 		}
 		n := float64(len(ev.Outputs))
 		m["mae"], m["rmse"] = mae/n, rmse/n
-		m["mae_vs_baseline"], m["rmse_vs_baseline"] = quotient(mae, bMAE),
-			quotient(rmse, bRMSE)
+		// A training set without the baseline's predictions leaves nothing to divide
+		// by; the gates then say so rather than read a huge quotient.
+		if baseline {
+			m["mae_vs_baseline"], m["rmse_vs_baseline"] = quotient(mae, bMAE),
+				quotient(rmse, bRMSE)
+		}
 		if c := ev.Outputs[0].Model.Coverage; c != nil {
 			m["coverage"], m["coverage_held_out"] = *c, *c
 		}

@@ -56,9 +56,19 @@ func TestCheckGates(t *testing.T) {
 		{Family: models.Anomaly, Metric: "event_recall", Op: ">=", Value: 0.9},
 	}
 	ev := Evaluation{Outputs: []OutputReport{{
-		Model:    RegressionMetrics{MAE: 0.2, RMSE: 0.3},
-		Baseline: RegressionMetrics{MAE: 0.4, RMSE: 0.5},
+		Model:    RegressionMetrics{N: 10, MAE: 0.2, RMSE: 0.3},
+		Baseline: RegressionMetrics{N: 10, MAE: 0.4, RMSE: 0.5},
 	}}}
+
+	t.Run("no baseline in the data", func(t *testing.T) {
+		none := Evaluation{Outputs: []OutputReport{{
+			Model: RegressionMetrics{N: 10, MAE: 0.2, RMSE: 0.3}}}}
+		got := checkGates(gates[:1], models.SweatRate, gateMetrics(none, nil), nil)
+		if len(got) != 1 || got[0].Passed || !strings.Contains(got[0].Detail,
+			LabelSweatBaseline) {
+			t.Errorf("results %+v, want a failed gate naming the missing baseline", got)
+		}
+	})
 
 	t.Run("no production version", func(t *testing.T) {
 		got := checkGates(gates, models.SweatRate, gateMetrics(ev, nil), nil)

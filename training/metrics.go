@@ -1,6 +1,10 @@
 package training
 
-import "math"
+import (
+	"math"
+	"slices"
+	"strings"
+)
 
 // RegressionMetrics summarise predictions of one output against its labels.
 type RegressionMetrics struct {
@@ -97,6 +101,7 @@ type DetectionMetrics struct {
 func Detect(score, label []float64, when []Timeline, threshold float64,
 	stepMin int) DetectionMetrics {
 	m := DetectionMetrics{Threshold: threshold}
+	score, label, when = inTimeOrder(score, label, when)
 	var pos, neg, alarmed, truePos int
 	inEvent, eventHit, prevAlarm := false, false, false
 	for i := range score {
@@ -156,4 +161,31 @@ func ratio(a, b int) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
+}
+
+// inTimeOrder returns the rows ordered by session, then minute, as Detect reads
+// events: a training set need not arrive in that order. Rows already in order are
+// returned as they are.
+func inTimeOrder(score, label []float64, when []Timeline) ([]float64, []float64,
+	[]Timeline) {
+	less := func(a, b Timeline) int {
+		if c := strings.Compare(a.Session, b.Session); c != 0 {
+			return c
+		}
+		return a.Minute - b.Minute
+	}
+	if slices.IsSortedFunc(when, less) {
+		return score, label, when
+	}
+	idx := make([]int, len(when))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return less(when[a], when[b]) })
+	s, l, w := make([]float64, len(idx)), make([]float64, len(idx)), make([]Timeline,
+		len(idx))
+	for k, i := range idx {
+		s[k], l[k], w[k] = score[i], label[i], when[i]
+	}
+	return s, l, w
 }

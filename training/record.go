@@ -38,8 +38,14 @@ func (o Options) Fingerprint() string {
 		Gates        []string   `json:"gates"`
 		CompareAlias string     `json:"compare_alias"`
 		PublishAlias string     `json:"publish_alias"`
+		// A training set larger than the bound is streamed and sampled, which
+		// changes the models; a cohort ignores it.
+		MemoryRows int `json:"memory_rows,omitempty"`
 	}{Seed: o.Seed, TestShare: o.TestShare, Fit: o.Fit.withDefaults(), Families: o.Families,
 		Labels: o.Labels, CompareAlias: o.CompareAlias, PublishAlias: o.PublishAlias}
+	if o.Source != nil {
+		canon.MemoryRows = o.MemoryRows
+	}
 	for _, g := range o.Gates {
 		canon.Gates = append(canon.Gates, g.String())
 	}

@@ -69,11 +69,19 @@ type Options struct {
 	// Gates decide publication: a family is published only when every gate that
 	// applies to it holds on the held-out athletes; nil publishes every family.
 	Gates []Gate
+	// familiesDefaulted is set when Families was nil: a training set that labels
+	// no row of a family then trains the others instead of failing.
+	familiesDefaulted bool
+
 	// CompareAlias names the registry alias of the version a candidate is compared
 	// with (the production version); empty means "production". Without a registry,
 	// or when the alias does not exist yet, there is nothing to compare with.
 	CompareAlias string
 }
+
+// trainingSetGenerator is the card's generator of data read from a training set
+// (Options.Source) rather than simulated.
+const trainingSetGenerator = "training set"
 
 // AllFamilies lists the families Run trains by default, in the order it trains them.
 var AllFamilies = []string{models.SweatRate, models.ThermalTrajectory, models.Anomaly}
@@ -99,7 +107,7 @@ func (o Options) withDefaults() Options {
 		o.ORTLibrary = ort.LibraryPath()
 	}
 	if o.Families == nil {
-		o.Families = AllFamilies
+		o.Families, o.familiesDefaulted = AllFamilies, true
 	}
 	if o.CompareAlias == "" {
 		o.CompareAlias = "production"
@@ -217,6 +225,14 @@ func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error
 	if err != nil {
 		return Report{}, fmt.Errorf("train: %w", err)
 	}
+	if o.familiesDefaulted && o.Source != nil {
+		o.Families = labelledFamilies(ds, data.first)
+		if len(o.Families) == 0 {
+			return Report{}, fmt.Errorf("train: %w: the training set labels no row of "+
+				"any family", ErrTooFewRows)
+		}
+		total = 3 + len(o.Families)
+	}
 	if !data.first.whole {
 		total += streamPasses
 	}
@@ -290,6 +306,26 @@ func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error
 	}
 	step(total, "publish")
 	return rep, nil
+}
+
+// labelledFamilies returns the families, in training order, of which the first pass
+// over a training set found labelled rows.
+func labelledFamilies(ds Datasets, first firstRead) []string {
+	var out []string
+	for fi, name := range AllFamilies {
+		labelled := false
+		if first.whole {
+			d, _ := ds.family(name)
+			labelled = d != nil
+		}
+		for _, c := range first.counts {
+			labelled = labelled || c[fi] > 0
+		}
+		if labelled {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // limitations returns the limitations every card of the run carries: the first,
@@ -443,7 +479,7 @@ func loadData(ctx context.Context, o Options, progress func(Progress)) (Datasets
 		if err != nil {
 			return Datasets{}, loadedData{}, err
 		}
-		data := loadedData{card: CardData{Generator: "training set",
+		data := loadedData{card: CardData{Generator: trainingSetGenerator,
 			Fingerprint: o.Source.Fingerprint()}, first: first}
 		for a := range first.counts {
 			data.athletes = append(data.athletes, a)
@@ -511,15 +547,15 @@ func trainFamily(ctx context.Context, d *Dataset, split athleteSplit,
 	if err != nil {
 		return FamilyReport{}, err
 	}
-	return finishFamily(ctx, m, train, test, d, o, meta)
+	return finishFamily(ctx, m, train, test, d, false, o, meta)
 }
 
 // finishFamily exports the fitted model m, checks the export on the held-out rows
 // test, evaluates it on them, profiles the training rows train for drift and, for
 // the sweat family, cross-validates the interval's coverage on all, the rows of
-// every athlete.
-func finishFamily(ctx context.Context, m *Model, train, test, all *Dataset, o Options,
-	meta ExportMeta) (FamilyReport, error) {
+// every athlete (or, when sampled, the samples of a streamed run).
+func finishFamily(ctx context.Context, m *Model, train, test, all *Dataset, sampled bool,
+	o Options, meta ExportMeta) (FamilyReport, error) {
 	data, err := m.Export(meta)
 	if err != nil {
 		return FamilyReport{}, err
@@ -539,6 +575,7 @@ func finishFamily(ctx context.Context, m *Model, train, test, all *Dataset, o Op
 		if err != nil {
 			return FamilyReport{}, err
 		}
+		cv.Sampled = sampled
 		checkCoverage(&ev, cv)
 	}
 	sum, refSum := sha256.Sum256(data), sha256.Sum256(ref)

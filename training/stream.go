@@ -158,8 +158,8 @@ func athleteHash(seed uint64, athlete string) uint64 {
 	return h.Sum64()
 }
 
-// sampleAthletes returns the athletes of ids (with their row counts) that come first
-// in hash order while their rows sum to at most limit.
+// sampleAthletes returns athletes of ids in hash order, each taken when its rows
+// still fit in limit with those taken before, skipped when they would not.
 func sampleAthletes(ids []string, rows func(string) int, limit int,
 	seed uint64) map[string]bool {
 	order := slices.Clone(ids)
@@ -178,7 +178,7 @@ func sampleAthletes(ids []string, rows func(string) int, limit int,
 	for _, a := range order {
 		n := rows(a)
 		if total+n > limit {
-			break
+			continue
 		}
 		total += n
 		keep[a] = true
@@ -500,7 +500,8 @@ func (s *ridgeStream) solve(m int, lambda float64) (*Linear, error) {
 		}
 		no := lab.At(d, d)
 		if no < 2 {
-			return nil, fmt.Errorf("output %d: %w", o, ErrTooFewRows)
+			return nil, fmt.Errorf("%s: %.0f labelled rows (is its label column absent?): %w",
+				s.family.Outputs[o].Name, no, ErrTooFewRows)
 		}
 		yc := d + 1 + o
 		yMean := lab.At(d, yc) / no
@@ -762,6 +763,12 @@ func streamFit(ctx context.Context, o Options, first firstRead, split athleteSpl
 		sinks[fi] = &sampleSink{train: sf.train, test: sf.test,
 			inTrain: sampleAthletes(trainIDs, rows, limit, o.Seed),
 			inTest:  sampleAthletes(testIDs, rows, limit, o.Seed)}
+		// Known now, before any pass: an empty sample would fail the run at its end.
+		if len(sinks[fi].inTrain) == 0 || len(sinks[fi].inTest) == 0 {
+			return nil, fmt.Errorf("family %s: no training or held-out athlete's rows fit "+
+				"in a sample of %d rows (raise the memory bound): %w", name, limit,
+				ErrTooFewRows)
+		}
 		if fi < 2 {
 			outs := 1
 			if name == models.ThermalTrajectory {
@@ -873,7 +880,7 @@ func (sf *streamedFamily) report(ctx context.Context, o Options,
 	if err != nil {
 		return FamilyReport{}, nil, err
 	}
-	fr, err := finishFamily(ctx, m, train, test, all, o, meta)
+	fr, err := finishFamily(ctx, m, train, test, all, true, o, meta)
 	if err != nil {
 		return FamilyReport{}, nil, err
 	}

@@ -468,3 +468,36 @@ func outOfFold(d *Dataset, folds map[string]int, fit func(*Dataset) (*Model, err
 	oof, _, err := crossFit(d, folds, fit, false)
 	return oof, err
 }
+
+// TestMemoryRowsInFingerprint: the memory bound changes a streamed run's models, so
+// it is part of the configuration a run id is made of, for a training set only.
+func TestMemoryRowsInFingerprint(t *testing.T) {
+	o := DefaultOptions()
+	other := o
+	other.MemoryRows = 6000
+	if o.Fingerprint() != other.Fingerprint() {
+		t.Error("a cohort run's fingerprint depends on the memory bound it ignores")
+	}
+	o.Source, other.Source = &memorySource{}, &memorySource{}
+	if o.Fingerprint() == other.Fingerprint() {
+		t.Error("two bounds on a training set give one fingerprint")
+	}
+}
+
+// TestRunSkipsUnlabelledFamilies: without a family list, a training set labelling
+// only the sweat rate trains that family alone.
+func TestRunSkipsUnlabelledFamilies(t *testing.T) {
+	_, ds := testDatasets(t)
+	sweat := trainingSetRecord(t, ds.Sweat, []string{models.OutSweatRate,
+		LabelSweatBaseline})
+	defer sweat.Release()
+	o := DefaultOptions()
+	o.Source = &memorySource{[]arrow.Record{sweat}}
+	rep, err := Run(t.Context(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Families) != 1 || rep.Families[0].Family != models.SweatRate {
+		t.Errorf("trained %d families, want sweat-rate alone", len(rep.Families))
+	}
+}

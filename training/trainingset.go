@@ -127,7 +127,9 @@ func addRecord(t familySinks, rec arrow.Record, v *features.Vector) error {
 		}
 		// The column's strings share the batch's buffer; a copy made once per run of
 		// an athlete's rows lets sinks keep it without keeping the batch.
-		if id := cols.athlete.Value(i); id != athlete {
+		if id := cols.athlete.Value(i); id == "" {
+			return fmt.Errorf("%w: a row with an empty %s", ErrTrainingSet, ColumnAthlete)
+		} else if id != athlete {
 			athlete = strings.Clone(id)
 		}
 		asOf := cols.asOf.Value(i).ToTime(cols.unit)
@@ -140,7 +142,11 @@ func addRecord(t familySinks, rec arrow.Record, v *features.Vector) error {
 		}
 		for k, c := range cols.features {
 			j := cols.featureIdx[k]
-			if x := c(i); !math.IsNaN(x) {
+			x := c(i)
+			if math.IsInf(x, 0) {
+				return rowError(athlete, asOf, cols.featureName(k), x, "a finite number")
+			}
+			if !math.IsNaN(x) {
 				v.Values[j], v.Status[j] = x, features.StatusPresent
 			} else {
 				v.Values[j], v.Status[j] = x, features.StatusMissing
@@ -149,6 +155,9 @@ func addRecord(t familySinks, rec arrow.Record, v *features.Vector) error {
 		when := Timeline{Session: cols.session(i, athlete, asOf),
 			Minute: int(asOf.Unix() / 60)}
 
+		if err := checkLabels(cols, i, athlete, asOf); err != nil {
+			return err
+		}
 		if t.sweat != nil && sweat != nil {
 			if one[0] = sweat(i); !math.IsNaN(one[0]) {
 				oneBase[0] = math.NaN()
@@ -183,6 +192,54 @@ func addRecord(t familySinks, rec arrow.Record, v *features.Vector) error {
 	return nil
 }
 
+// labelRanges bound the labels a training set may hold: a value outside is a unit
+// or entry mistake that would train a model on nonsense.
+var labelRanges = []struct {
+	name     string
+	min, max float64
+}{
+	{models.OutSweatRate, 0, 10}, {LabelSweatBaseline, 0, 10},
+	{models.OutCoreTemp15m, 30, 45}, {models.OutCoreTemp30m, 30, 45},
+	{models.OutCoreTemp60m, 30, 45}, {LabelFault, 0, 1},
+}
+
+// isLabel reports whether name is a label column training reads.
+func isLabel(name string) bool {
+	for _, r := range labelRanges {
+		if r.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLabels refuses a label of row i outside its range, or infinite.
+func checkLabels(cols *trainingCols, i int, athlete string, asOf time.Time) error {
+	for _, r := range labelRanges {
+		get := cols.labels[r.name]
+		if get == nil {
+			continue
+		}
+		if y := get(i); !math.IsNaN(y) && !(y >= r.min && y <= r.max) {
+			return rowError(athlete, asOf, r.name, y,
+				fmt.Sprintf("a value in [%g, %g]", r.min, r.max))
+		}
+	}
+	if get := cols.labels[LabelFault]; get != nil {
+		if y := get(i); !math.IsNaN(y) && y != 0 && y != 1 {
+			return rowError(athlete, asOf, LabelFault, y, "0 or 1")
+		}
+	}
+	return nil
+}
+
+// rowError names the row, column and value a training set holds wrongly.
+func rowError(athlete string, asOf time.Time, column string, v float64,
+	want string) error {
+	return fmt.Errorf("%w: athlete %s at %s: column %s is %v, want %s", ErrTrainingSet,
+		athlete, asOf.UTC().Format(time.RFC3339), column, v, want)
+}
+
 // newFamilyTables returns empty tables of the three families.
 func newFamilyTables() (*familyTables, error) {
 	var ts [3]*table
@@ -208,7 +265,9 @@ type trainingCols struct {
 	sessions   *array.String
 	features   []func(int) float64
 	featureIdx []int
-	labels     map[string]func(int) float64
+	// featureCols names the feature columns, for errors.
+	featureCols []string
+	labels      map[string]func(int) float64
 
 	// The last session_id read, and the names derived per athlete and day.
 	lastSession string
@@ -244,12 +303,18 @@ func trainingColumns(rec arrow.Record) (*trainingCols, error) {
 			continue
 		}
 		get, ok := numberColumn(col)
+		_, isFeature := features.CurrentSchema().Index(f.Name)
+		if !ok && (isFeature || isLabel(f.Name)) {
+			return nil, fmt.Errorf("%w: column %s is %s, want a number (float, int32 or "+
+				"int64) or a boolean", ErrTrainingSet, f.Name, f.Type)
+		}
 		if !ok {
 			continue // a column training does not read, such as a feature's status
 		}
 		if idx, isFeature := features.CurrentSchema().Index(f.Name); isFeature {
 			c.features = append(c.features, get)
 			c.featureIdx = append(c.featureIdx, idx)
+			c.featureCols = append(c.featureCols, f.Name)
 			continue
 		}
 		c.labels[f.Name] = get
@@ -291,6 +356,9 @@ func numberColumn(col arrow.Array) (func(int) float64, bool) {
 		return get(i)
 	}, true
 }
+
+// featureName names feature column k.
+func (c *trainingCols) featureName(k int) string { return c.featureCols[k] }
 
 // label returns the named label of row i, NaN when the column is absent or null.
 func (c *trainingCols) label(name string, i int) float64 {

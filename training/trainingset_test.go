@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,5 +169,30 @@ func TestRunOnTrainingSet(t *testing.T) {
 	o.Families = []string{models.Anomaly}
 	if _, err := Run(t.Context(), o, nil); !errors.Is(err, ErrTooFewRows) {
 		t.Errorf("anomaly without fault labels: error %v, want ErrTooFewRows", err)
+	}
+}
+
+// TestDatasetsFromRecordsRefusesValues: a label outside its range and an infinite
+// feature are refused, naming the column, not trained on.
+func TestDatasetsFromRecordsRefusesValues(t *testing.T) {
+	_, ds := testDatasets(t)
+	for _, c := range []struct {
+		col  int // -1: the label
+		v    float64
+		want string
+	}{{-1, 50, models.OutSweatRate}, {-1, -1, models.OutSweatRate},
+		{0, math.Inf(1), ds.Sweat.Family.Features[0]}} {
+		d := ds.Sweat.Subset(map[string]bool{ds.Sweat.Athletes[0]: true})
+		if c.col < 0 {
+			d.Y.Set(3, 0, c.v)
+		} else {
+			d.X.Set(3, c.col, c.v)
+		}
+		rec := trainingSetRecord(t, d, []string{models.OutSweatRate, LabelSweatBaseline})
+		_, err := DatasetsFromRecords(t.Context(), &memorySource{[]arrow.Record{rec}})
+		rec.Release()
+		if !errors.Is(err, ErrTrainingSet) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s = %v: error %v, want ErrTrainingSet naming it", c.want, c.v, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -238,6 +239,11 @@ func (c *remoteClient) ingest(ctx context.Context,
 	for len(rs) > 0 {
 		n := min(len(rs), c.batch)
 		if err := stream.Send(&hydrocastv1.IngestRequest{Readings: rs[:n]}); err != nil {
+			if errors.Is(err, io.EOF) {
+				// The server ended the stream (refused the caller, say): its status,
+				// which the next receive returns, says why.
+				_, err = stream.CloseAndRecv()
+			}
 			return nil, err
 		}
 		rs = rs[n:]

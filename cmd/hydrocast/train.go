@@ -110,7 +110,7 @@ registered in the Vertex AI Model Registry.`,
 	fl.IntVar(&f.opts.Workers, "workers", 0, "athletes replayed at once (0: one per core)")
 	fl.IntVar(&f.opts.MemoryRows, "memory-rows", training.DefaultMemoryRows, "training-set "+
 		"rows held in memory; a larger set is streamed in passes, with samples of whole "+
-		"athletes for evaluation")
+		"athletes for evaluation (a --data cohort is always held whole)")
 	fl.StringVar(&f.on, "on", "local", "where to train: local, or vertex to submit a "+
 		"Vertex AI custom job running the same image (see --vertex-*)")
 	f.vertex.register(fl)
@@ -225,18 +225,24 @@ func runTrain(ctx context.Context, f *trainFlags, g *globals, stdout, stderr io.
 	log := g.logger()
 	var bar *progress
 	terminal := onTerminal(stderr)
-	var lastLogged int64
+	var lastStep string
+	var lastRows int64
 	rep, err := training.Run(ctx, f.opts, func(p training.Progress) {
 		if bar == nil {
 			bar = newProgress(stderr, p.Total, "training")
 		}
 		bar.update(p.Done, p.Total, "training: "+p.Step+rowsRead(p.Rows))
-		// A log line per step, and per million rows of a pass over the training set.
-		if !terminal && (p.Rows == 0 || p.Rows/1_000_000 != lastLogged/1_000_000) {
-			log.Info("training step", "step", p.Step, "done", p.Done, "total", p.Total,
-				"rows", p.Rows)
+		// A log line when a step starts or ends, and per million rows of a pass over
+		// the training set.
+		if !terminal && (p.Step != lastStep || p.Rows == 0 ||
+			p.Rows/1_000_000 != lastRows/1_000_000) {
+			args := []any{"step", p.Step, "done", p.Done, "total", p.Total}
+			if p.Rows > 0 {
+				args = append(args, "rows", p.Rows)
+			}
+			log.Info("training step", args...)
 		}
-		lastLogged = p.Rows
+		lastStep, lastRows = p.Step, p.Rows
 	})
 	if bar != nil {
 		bar.finish()
@@ -300,7 +306,19 @@ func printReport(w io.Writer, rep *training.Report) {
 					s.SampleTrainRows, s.TrainRows)
 			}
 			fmt.Fprintf(w, "  streamed: %s; evaluated on a sample of %d of %d held-out "+
-				"rows (whole athletes)\n", fit, s.SampleTestRows, s.TestRows)
+				"rows, input ranges and drift profile from %d training rows (samples of "+
+				"whole athletes)\n", fit, s.SampleTestRows, s.TestRows, s.SampleTrainRows)
+		}
+		mostlyMissing := 0
+		for _, in := range fr.Inputs {
+			if in.MissingShare > 0.5 {
+				mostlyMissing++
+			}
+		}
+		if mostlyMissing > 0 {
+			fmt.Fprintf(w, "  warning: %d of %d inputs are missing in over half the "+
+				"training rows; does the data hold the readings behind them?\n",
+				mostlyMissing, len(fr.Inputs))
 		}
 		for i, o := range fr.Evaluation.Outputs {
 			fmt.Fprintf(w, "  %-26s MAE %.3f RMSE %.3f", o.Name, o.Model.MAE, o.Model.RMSE)

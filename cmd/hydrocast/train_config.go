@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -240,6 +241,15 @@ func (c *jobConfig) apply(o *training.Options) error {
 
 // checkHyperparameters refuses values the fits would misread.
 func checkHyperparameters(f training.FitOptions) error {
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{{"anomaly_l2", f.AnomalyL2}, {"interval_coverage", f.IntervalCoverage},
+		{"max_false_alarms_per_hour", f.MaxFalseAlarmsPerHour}} {
+		if math.IsNaN(v.v) || math.IsInf(v.v, 0) {
+			return fmt.Errorf("%s %v: want a finite number", v.name, v.v)
+		}
+	}
 	switch {
 	case f.Folds < 0 || f.Folds == 1:
 		return fmt.Errorf("folds %d: want 0 (default) or at least 2", f.Folds)
@@ -253,8 +263,11 @@ func checkHyperparameters(f training.FitOptions) error {
 	case f.MaxFalseAlarmsPerHour < 0:
 		return errors.New("max_false_alarms_per_hour must not be negative")
 	}
+	if f.Lambdas != nil && len(f.Lambdas) == 0 {
+		return errors.New("lambdas: an empty list; leave it out for the default grid")
+	}
 	for _, l := range f.Lambdas {
-		if !(l >= 0) {
+		if !(l >= 0) || math.IsInf(l, 0) {
 			return fmt.Errorf("lambdas: %v is not a penalty (want ≥ 0)", l)
 		}
 	}

@@ -72,6 +72,12 @@ func TestJobConfigRefuses(t *testing.T) {
 		{"folds", "hyperparameters:\n  folds: 1\n", "folds"},
 		{"lambda", "hyperparameters:\n  lambdas: [-1]\n", "lambdas"},
 		{"memory rows", "memory_rows: 100\n", "memory_rows 100"},
+		{"no lambdas", "hyperparameters:\n  lambdas: []\n", "lambdas"},
+		{"infinite lambda", "hyperparameters:\n  lambdas: [.inf]\n", "lambdas"},
+		{"NaN coverage", "hyperparameters:\n  interval_coverage: .nan\n",
+			"interval_coverage"},
+		{"NaN alarms", "hyperparameters:\n  max_false_alarms_per_hour: .nan\n",
+			"max_false_alarms_per_hour"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"math"
 	"os"
@@ -32,6 +33,7 @@ type trainingSetFlags struct {
 	asIngested bool
 	from       string
 	every      time.Duration
+	force      bool
 }
 
 // Session labels (a measured sweat rate per session) become one row every
@@ -95,6 +97,8 @@ the corrected history, every reading measured by then.`,
 	fl.StringArrayVar(&f.labels, "labels", nil, "labels file, JSON lines or CSV "+
 		"(repeatable; default <home>/labels/labels.jsonl)")
 	fl.StringVar(&f.out, "out", "", "training-set Parquet file to write (required)")
+	fl.BoolVar(&f.force, "force", false, "replace --out when it exists (never an input, "+
+		"a file of the offline store or anything but a regular file)")
 	fl.BoolVar(&f.asIngested, "as-ingested", false, "let a label see only the readings "+
 		"received by its time, as served live")
 	fl.StringVar(&f.from, "from", "", "start of history to replay (RFC 3339); default "+
@@ -109,8 +113,9 @@ func runTrainingSet(ctx context.Context, g *globals, f *trainingSetFlags,
 	if f.out == "" {
 		return errors.New("--out: required")
 	}
-	if f.every <= 0 {
-		return fmt.Errorf("--every %s: want a positive interval", f.every)
+	if f.every < minLabelEvery {
+		return fmt.Errorf("--every %s: want at least %s, the readings' cadence", f.every,
+			minLabelEvery)
 	}
 	opts := &pit.Options{AsIngested: f.asIngested}
 	if f.from != "" {
@@ -128,7 +133,7 @@ func runTrainingSet(ctx context.Context, g *globals, f *trainingSetFlags,
 		return err
 	}
 	if len(set.labels) == 0 {
-		return fmt.Errorf("--labels: %s hold no label", strings.Join(f.labels, ", "))
+		return fmt.Errorf("--labels: %s holds no label", strings.Join(f.labels, ", "))
 	}
 
 	dir := f.offline
@@ -137,6 +142,9 @@ func runTrainingSet(ctx context.Context, g *globals, f *trainingSetFlags,
 	}
 	if _, err := os.Stat(filepath.Join(dir, "readings")); err != nil {
 		return fmt.Errorf("--offline: %s is not an offline store: %w", dir, err)
+	}
+	if err := checkOut(f.out, f.labels, dir, f.force); err != nil {
+		return err
 	}
 	store, err := offline.Open(dir, nil)
 	if err != nil {
@@ -152,6 +160,51 @@ func runTrainingSet(ctx context.Context, g *globals, f *trainingSetFlags,
 	fmt.Fprintf(stdout, "wrote %d rows (%d labelled instants, labels %s) to %s in %s\n", n,
 		len(set.labels), strings.Join(set.names, ", "), f.out,
 		time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// minLabelEvery is the shortest --every: rows closer than the readings' 30 s cadence
+// repeat one another.
+const minLabelEvery = 30 * time.Second
+
+// checkOut refuses an --out that would destroy something: an input labels file, a
+// file of the offline store, anything but a regular file, or, without force, any
+// existing file. Its folder must exist, so that a long build cannot fail at the end.
+func checkOut(out string, labels []string, store string, force bool) error {
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return filepath.Clean(p)
+		}
+		if r, err := filepath.EvalSymlinks(a); err == nil {
+			return r
+		}
+		return a
+	}
+	target := abs(out)
+	for _, l := range labels {
+		if abs(l) == target {
+			return fmt.Errorf("--out %s is a --labels input", out)
+		}
+	}
+	if rel, err := filepath.Rel(abs(store), target); err == nil && rel != ".." &&
+		!strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("--out %s is inside the offline store %s", out, store)
+	}
+	if st, err := os.Stat(filepath.Dir(out)); err != nil || !st.IsDir() {
+		return fmt.Errorf("--out %s: its folder does not exist", out)
+	}
+	st, err := os.Lstat(out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("--out: %w", err)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("--out %s exists and is not a regular file", out)
+	case !force:
+		return fmt.Errorf("--out %s exists; pass --force to replace it", out)
+	}
 	return nil
 }
 

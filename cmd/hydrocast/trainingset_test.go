@@ -233,3 +233,44 @@ func TestEndToEndTrainingSet(t *testing.T) {
 			src.Fingerprint())
 	}
 }
+
+// TestTrainingSetOutRefused: --out never replaces an input, a file of the offline
+// store or a non-file, and replaces an existing set only with --force.
+func TestTrainingSetOutRefused(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "offline")
+	labels := filepath.Join(dir, "labels.csv")
+	existing := filepath.Join(dir, "set.parquet")
+	for _, p := range []string{filepath.Join(store, "readings", "x.parquet"), labels,
+		existing} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		out   string
+		force bool
+		want  string
+	}{
+		{labels, true, "--labels input"},
+		{filepath.Join(store, "readings", "x.parquet"), true, "inside the offline store"},
+		{dir, true, "not a regular file"},
+		{existing, false, "--force"},
+		{filepath.Join(dir, "no", "set.parquet"), false, "folder does not exist"},
+	} {
+		err := checkOut(c.out, []string{labels}, store, c.force)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--out %s (force %v): error %v, want one saying %q", c.out, c.force,
+				err, c.want)
+		}
+	}
+	if err := checkOut(existing, []string{labels}, store, true); err != nil {
+		t.Errorf("--force over an earlier set: %v", err)
+	}
+	if err := checkOut(filepath.Join(dir, "new.parquet"), nil, store, false); err != nil {
+		t.Errorf("a new file: %v", err)
+	}
+}
