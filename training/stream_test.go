@@ -76,8 +76,9 @@ func (s *syntheticSource) Records(ctx context.Context) iter.Seq2[arrow.Record, e
 					y += float64(j%3) * 0.01 * x
 					fb.Append(float32(x))
 				}
-				b.Field(2).(*array.Float64Builder).Append(0.4 + y/10 + 0.2*rng.NormFloat64() +
-					0.1*float64(a%7))
+				// Sweat rates stay inside the range a training set may hold.
+				b.Field(2).(*array.Float64Builder).Append(math.Max(0.05, 0.4+y/10+
+					0.2*rng.NormFloat64()+0.1*float64(a%7)))
 				b.Field(3).(*array.Float64Builder).Append(1)
 			}
 			rec := b.NewRecord()
