@@ -1,6 +1,7 @@
 package training
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -162,17 +163,12 @@ func athleteHash(seed uint64, athlete string) uint64 {
 // still fit in limit with those taken before, skipped when they would not.
 func sampleAthletes(ids []string, rows func(string) int, limit int,
 	seed uint64) map[string]bool {
+	hash := make(map[string]uint64, len(ids))
+	for _, a := range ids {
+		hash[a] = athleteHash(seed, a)
+	}
 	order := slices.Clone(ids)
-	slices.SortFunc(order, func(a, b string) int {
-		ha, hb := athleteHash(seed, a), athleteHash(seed, b)
-		switch {
-		case ha < hb:
-			return -1
-		case ha > hb:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(order, func(a, b string) int { return cmp.Compare(hash[a], hash[b]) })
 	keep := map[string]bool{}
 	total := 0
 	for _, a := range order {
@@ -547,12 +543,7 @@ func (s *ridgeStream) addOutOfFold(g int, labels []float64) {
 			if math.IsNaN(y) {
 				continue
 			}
-			pred := p.alpha[o]
-			beta := p.beta[o*d : (o+1)*d]
-			for j, u := range s.u[:d] {
-				pred += beta[j] * u
-			}
-			e := y - pred
+			e := y - p.predict(o, s.u[:d])
 			s.sqErr[li][o] += e * e
 			s.labeled[li][o]++
 			if s.outs == 1 {
@@ -580,6 +571,16 @@ func newOOFPredictor(lin *Linear, shift []float64) oofPredictor {
 		}
 	}
 	return p
+}
+
+// predict returns output o's prediction for the shifted inputs u.
+func (p oofPredictor) predict(o int, u []float64) float64 {
+	d := len(u)
+	pred := p.alpha[o]
+	for j, b := range p.beta[o*d : (o+1)*d] {
+		pred += b * u[j]
+	}
+	return pred
 }
 
 // model picks the penalty of lowest out-of-fold loss (ties to the larger, as
@@ -685,11 +686,7 @@ func (s *ridgeStream) outOfFoldResiduals(d *Dataset, li int) []float64 {
 		copy(s.x, d.X.RawRowView(i))
 		s.fill(g, u)
 		p := s.oof[g][li]
-		pred := p.alpha[0]
-		for j, b := range p.beta {
-			pred += b * u[j]
-		}
-		res[i] = d.Y.At(i, 0) - pred
+		res[i] = d.Y.At(i, 0) - p.predict(0, u[:len(s.idx)])
 	}
 	return res
 }
