@@ -2,7 +2,7 @@
 # Runs the benchmarks behind the goals of docs/bench.yaml and prints the table of
 # figures, goals, same-run references and ratios (scripts/benchtable). Raw results go to
 # var/bench/: go/*.txt (go test -bench output), load/*.json (ghz reports),
-# serve.log and serve-batching.log, table.txt and bench.json. Takes some 5 to 10 minutes on 2 cores.
+# the servers' logs (serve*.log), table.txt and bench.json. Takes some 5 to 10 minutes on 2 cores.
 #
 # Go benchmarks and load tests both run in rounds: each round runs every benchmark,
 # or every load test, once, so that a figure and its reference are measured close in
@@ -145,27 +145,54 @@ start_server() {
 	addr=$(cat "$addr_file")
 }
 
-# The batching load test compares two servers: the one above, and a second with
-# dynamic batching on, which serves no features (it answers only ModelInfer here) so
-# that it shares nothing with the first but the registry.
-readonly batch_flags=(--batch-max-size 64 --batch-max-delay 250us --feature-store memory)
+# The batching load tests compare servers with dynamic batching on and off, at 256
+# callers, on two models: the served sweat-rate model, whose run is a small part of a
+# call's cost, and a compute-bound network of the same inputs and outputs (two hidden
+# layers of 2048 units, `benchprep heavy`) in a registry of its own. The servers
+# started for them serve no features (they answer only ModelInfer here), so that they
+# share nothing with the first but the registry.
+readonly batch_flags=(--batch-max-size 64 --batch-max-delay 250us)
+readonly heavy_width=2048
+heavy_home=$out/home-heavy
 batch_addr=
+heavy_addr=
+heavy_batch_addr=
 
-# start_batching_server starts the second server, when serve has the flags, and sets
-# batch_addr.
-start_batching_server() {
-	local help
+# prepare_heavy copies the bench registry into heavy_home and publishes the
+# compute-bound network there as the production sweat-rate version.
+prepare_heavy() {
+	rm -rf "$heavy_home"
+	mkdir -p "$heavy_home"
+	cp -r "$home/registry" "$heavy_home/" &&
+		"$out/benchprep" heavy --home "$heavy_home" --width "$heavy_width" >/dev/null
+}
+
+# start_batching_servers starts the servers of the batching figures, when serve has
+# the flags, and sets batch_addr, heavy_addr and heavy_batch_addr.
+start_batching_servers() {
+	local help main=$addr
 	help=$("$bin" serve --help 2>&1 || true)
 	if [[ $help != *--batch-max-size* ]]; then
 		notes+=("dynamic batching: serve has no --batch-max-size flag yet")
 		return 0
 	fi
-	local main=$addr
-	if start_server serve-batching "${batch_flags[@]}"; then
+	notes+=("dynamic batching: ${batch_flags[*]}")
+	if start_server serve-batching --feature-store memory "${batch_flags[@]}"; then
 		batch_addr=$addr
-		notes+=("dynamic batching: ${batch_flags[*]:0:4}")
 	else
 		say "the batching server did not start: its figure stays unmeasured"
+	fi
+	if prepare_heavy; then
+		notes+=("compute-bound model: sweat-rate inputs and outputs, two hidden layers of $heavy_width")
+		if home=$heavy_home start_server serve-heavy --feature-store memory; then
+			heavy_addr=$addr
+		fi
+		if home=$heavy_home start_server serve-heavy-batching --feature-store memory \
+			"${batch_flags[@]}"; then
+			heavy_batch_addr=$addr
+		fi
+	else
+		say "could not publish the compute-bound model: its figure stays unmeasured"
 	fi
 	addr=$main
 }
@@ -202,10 +229,10 @@ run_load_tests() {
 		"$ghz" --insecure --call "$call" "${data[@]}" -z 2s -c 16 "$addr" >/dev/null ||
 			true
 	done
-	if [ -n "$batch_addr" ]; then
+	for a in $batch_addr $heavy_addr $heavy_batch_addr; do
 		"$ghz" --insecure --call "$infer" -B "$req/modelinfer.bin" -z 2s -c 64 \
-			"$batch_addr" >/dev/null || true
-	fi
+			"$a" >/dev/null || true
+	done
 	for r in $(seq 1 "$rounds"); do
 		say "load-test round $r of $rounds"
 		load check-1000rps "$r" "$check" "${fixed[@]}"
@@ -218,6 +245,12 @@ run_load_tests() {
 			target=$batch_addr load modelinfer-c256-batching "$r" "$infer" \
 				-B "$req/modelinfer.bin" "${wide[@]}"
 		fi
+		if [ -n "$heavy_addr" ] && [ -n "$heavy_batch_addr" ]; then
+			target=$heavy_addr load heavy-c256 "$r" "$infer" \
+				-B "$req/modelinfer.bin" "${wide[@]}"
+			target=$heavy_batch_addr load heavy-c256-batching "$r" "$infer" \
+				-B "$req/modelinfer.bin" "${wide[@]}"
+		fi
 	done
 }
 
@@ -226,7 +259,7 @@ if [ -x "$ghz" ]; then
 	notes+=("load generator: ${GHZ:-ghz $GHZ_VERSION}, on loopback")
 	say "building $bin"
 	if go build -o "$bin" ./cmd/hydrocast && prepare_models && start_server serve; then
-		start_batching_server
+		start_batching_servers
 		say "server on $addr; seeding an athlete"
 		mkdir -p "$out/load/req"
 		if "$out/benchprep" seed --addr "$addr" --out "$out/load/req"; then

@@ -51,8 +51,7 @@ type serveFlags struct {
 	alias           string
 	reloadInterval  time.Duration
 	shutdownTimeout time.Duration
-	batchMaxSize    int
-	batchMaxDelay   time.Duration
+	batching        batchFlags
 	traceExporter   string
 	traceEndpoint   string
 	offline         bool
@@ -119,10 +118,7 @@ ids in logs are replaced by keyed pseudonyms.`,
 		"an emulator)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second,
 		"how long requests in flight may take to finish at shutdown")
-	fl.IntVar(&f.batchMaxSize, "batch-max-size", 0, "dynamic batching of ModelInfer: "+
-		"the most rows one model run takes; 0 or 1 turns batching off")
-	fl.DurationVar(&f.batchMaxDelay, "batch-max-delay", 500*time.Microsecond,
-		"dynamic batching: how long a request may wait for others to share its run")
+	f.batching.register(fl)
 	fl.StringVar(&f.traceExporter, "trace-exporter", "none", "OpenTelemetry trace "+
 		"exporter: none, stdout (JSON spans on standard output) or otlp")
 	fl.StringVar(&f.traceEndpoint, "trace-endpoint", "", "OTLP collector host:port "+
@@ -141,25 +137,18 @@ type observability struct {
 
 func newObservability(ctx context.Context, f *serveFlags) (*observability,
 	func(context.Context) error, error) {
-	if f.batchMaxSize < 0 {
-		return nil, nil, fmt.Errorf("--batch-max-size %d: want 0 (off) or more",
-			f.batchMaxSize)
-	}
-	if f.batchMaxDelay < 0 {
-		return nil, nil, fmt.Errorf("--batch-max-delay %v: want 0 or more", f.batchMaxDelay)
+	batching, err := f.batching.options()
+	if err != nil {
+		return nil, nil, err
 	}
 	tp, stop, err := telemetry.NewTracerProvider(ctx, telemetry.TracingOptions{
 		Exporter: f.traceExporter, Endpoint: f.traceEndpoint})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--trace-exporter: %w", err)
 	}
-	o := &observability{metrics: prometheus.NewRegistry(), tracer: tp}
+	o := &observability{metrics: prometheus.NewRegistry(), tracer: tp, batching: batching}
 	o.metrics.MustRegister(collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if f.batchMaxSize >= 2 {
-		o.batching = map[string]batch.Options{"": {MaxSize: f.batchMaxSize,
-			MaxDelay: f.batchMaxDelay}}
-	}
 	return o, stop, nil
 }
 

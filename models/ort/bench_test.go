@@ -33,15 +33,35 @@ func benchModels(b *testing.B) map[string][]byte {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return map[string][]byte{"linear": lin.model, "mlp": mlp}
+
+	// wide is compute-bound, like the network make bench's batching figure runs: one
+	// row reads every weight once, 64 rows reuse each weight 64 times.
+	const width = 2048
+	small := func(in, out int) onnxgraph.Layer {
+		return onnxgraph.Layer{Weights: randoms(rng, in*out, 0.02), Bias: randoms(rng, out, 0.1)}
+	}
+	wb, err := onnxgraph.MLP(onnxgraph.MLPSpec{
+		Name:    "wide",
+		Hidden:  []onnxgraph.Layer{small(benchFeatures, width), small(width, width)},
+		Final:   small(width, len(columns)),
+		Outputs: columns,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	wide, err := wb.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return map[string][]byte{"linear": lin.model, "mlp": mlp, "wide": wide}
 }
 
 // BenchmarkRun measures one call at batch 1 and batch 64 through the general Run and
-// the RunFloat32 fast path.
+// the RunFloat32 fast path; ns/row is what one row costs at that batch size.
 func BenchmarkRun(b *testing.B) {
 	ctx := context.Background()
 	models := benchModels(b)
-	for _, name := range []string{"linear", "mlp"} {
+	for _, name := range []string{"linear", "mlp", "wide"} {
 		model := models[name]
 		for _, batch := range []int{1, 64} {
 			s := newSession(b, model, ort.Options{})
@@ -55,6 +75,7 @@ func BenchmarkRun(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				perRow(b, batch)
 			})
 			b.Run(fmt.Sprintf("%s/RunFloat32/batch=%d", name, batch), func(b *testing.B) {
 				out := make([][]float32, len(columns))
@@ -64,9 +85,15 @@ func BenchmarkRun(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				perRow(b, batch)
 			})
 		}
 	}
+}
+
+// perRow reports what one row cost, for runs of rows rows each.
+func perRow(b *testing.B, rows int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows), "ns/row")
 }
 
 // BenchmarkRunFloat32Parallel measures throughput when every core runs requests on

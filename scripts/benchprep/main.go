@@ -5,6 +5,7 @@
 //
 //	benchprep models --home var/bench/home [--stand-ins]
 //	benchprep seed --addr 127.0.0.1:8470 --out var/bench/load
+//	benchprep heavy --home var/bench/home-heavy [--width 2048]
 //
 // models prints the state of the registry's production models: "trained", "stand-in"
 // (published by benchprep) or "none"; with --stand-ins it first publishes small linear
@@ -15,6 +16,11 @@
 // and a one-row ModelInfer request for the sweat-rate model built from the same
 // athlete's features, each as JSON (assess.json, modelinfer.json) and in the binary
 // wire format (assess.bin, modelinfer.bin).
+//
+// heavy publishes, as the production sweat-rate version, a network of two hidden
+// layers of --width units that reads the same features as the version it replaces:
+// a model whose run, not its call, is most of a request's cost, for the batching
+// figure. It prints the version's number.
 package main
 
 import (
@@ -43,7 +49,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: benchprep models|seed [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchprep models|seed|heavy [flags]")
 		return errUsage
 	}
 	switch args[0] {
@@ -51,8 +57,10 @@ func run(ctx context.Context, args []string) error {
 		return runModels(ctx, args[1:])
 	case "seed":
 		return runSeed(ctx, args[1:])
+	case "heavy":
+		return runHeavy(ctx, args[1:])
 	}
-	fmt.Fprintf(os.Stderr, "benchprep: unknown command %q (models, seed)\n", args[0])
+	fmt.Fprintf(os.Stderr, "benchprep: unknown command %q (models, seed, heavy)\n", args[0])
 	return errUsage
 }
 
@@ -87,4 +95,19 @@ func runSeed(ctx context.Context, args []string) error {
 		return fmt.Errorf("create request folder: %w", err)
 	}
 	return seed(ctx, *addr, *out)
+}
+
+func runHeavy(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("heavy", flag.ContinueOnError)
+	home := fs.String("home", "var/bench/home-heavy", "hydrocast state folder")
+	width := fs.Int("width", 2048, "units in each of the two hidden layers")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	v, err := publishHeavy(ctx, filepath.Join(*home, "registry"), *width)
+	if err != nil {
+		return err
+	}
+	fmt.Println(v)
+	return nil
 }
