@@ -342,3 +342,31 @@ func BenchmarkUnaryInterceptor(b *testing.B) {
 		}
 	}
 }
+
+func TestWrongMethodOnARouteIs405(t *testing.T) {
+	g := New(Options{Policy: DefaultPolicy()})
+	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	cases := []struct {
+		method, path string
+		code         int
+		allow        string
+	}{
+		{"POST", "/v2/models/sweat-rate/infer", http.StatusNoContent, ""},
+		{"GET", "/v2/models/sweat-rate/infer", http.StatusMethodNotAllowed, "POST"},
+		{"DELETE", "/v2/health/live", http.StatusMethodNotAllowed, "GET, HEAD"},
+		// A path no route has is refused as before, not told apart.
+		{"GET", "/v3/secrets", http.StatusForbidden, ""},
+	}
+	for _, tc := range cases {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(tc.method, tc.path, nil)
+		r.RemoteAddr = "127.0.0.1:5000"
+		h.ServeHTTP(w, r)
+		if w.Code != tc.code || w.Header().Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d, Allow %q; want %d, Allow %q", tc.method, tc.path, w.Code,
+				w.Header().Get("Allow"), tc.code, tc.allow)
+		}
+	}
+}

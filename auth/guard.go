@@ -92,12 +92,14 @@ type call struct {
 	remote    string // host, without port
 	requestID string
 	alias     string // the alias a PermMoveAlias call moves, if known
+	allow     string // HTTP: the methods the policy has for an unmatched path, if any
 }
 
 // denial is why check refused a call; the transports turn it into their status.
 type denial struct {
 	kind       denialKind
 	retryAfter time.Duration
+	allow      string // deniedMethod: the methods the path takes, for Allow
 }
 
 type denialKind int
@@ -108,6 +110,7 @@ const (
 	deniedLimited
 	deniedUnavailable // token keys could not be fetched
 	deniedOverloaded  // no free in-flight slot
+	deniedMethod      // HTTP: the path is routed, but not for this method
 )
 
 // enter takes an in-flight slot for a call that needs one and reports whether it
@@ -143,6 +146,9 @@ func (g *Guard) check(ctx context.Context, c call) (Principal, *denial) {
 		p, _ := g.authenticate(ctx, c.bearer)
 		g.record(c, audit.EventAuthzDenied, p.Subject, audit.OutcomeDenied,
 			"not in policy")
+		if c.allow != "" {
+			return Principal{}, &denial{kind: deniedMethod, allow: c.allow}
+		}
 		return Principal{}, &denial{kind: deniedForbidden}
 	}
 	if c.rule.Perm == PermPublic {

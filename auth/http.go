@@ -46,10 +46,12 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 // balancer; reading X-Forwarded-For from configured trusted proxies would fix both.
 func (g *Guard) httpCall(r *http.Request) call {
 	rule, pattern, alias, known := g.opts.Policy.Route(r)
+	var allow string
 	if !known {
 		pattern = r.Method + " " + r.URL.Path
+		allow = g.opts.Policy.Allowed(r)
 	}
-	return call{method: pattern, rule: rule, known: known, alias: alias,
+	return call{method: pattern, rule: rule, known: known, alias: alias, allow: allow,
 		bearer: r.Header.Get("Authorization"), remote: hostOf(r.RemoteAddr),
 		requestID: requestID(r.Header.Get(RequestIDHeader))}
 }
@@ -71,6 +73,9 @@ func writeDenial(w http.ResponseWriter, d *denial, hadToken bool) {
 		code, msg = http.StatusServiceUnavailable, "cannot check tokens now"
 	case deniedOverloaded:
 		code, msg = http.StatusServiceUnavailable, "server busy: too many calls in flight"
+	case deniedMethod:
+		code, msg = http.StatusMethodNotAllowed, "method not allowed here; use "+d.allow
+		w.Header().Set("Allow", d.allow)
 	}
 	if d.retryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfterSeconds(d.retryAfter))

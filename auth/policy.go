@@ -108,12 +108,35 @@ func (p *Policy) Route(r *http.Request) (rule Rule, pattern, alias string, ok bo
 	return p.routes[m.pattern], m.pattern, m.alias, true
 }
 
+// Allowed returns, for a request that matches no route, the methods that routes of
+// the same path take ("GET, HEAD"), as the Allow header of a 405 answer names them;
+// it is empty when no route has the path.
+func (p *Policy) Allowed(r *http.Request) string {
+	w := &probeWriter{header: http.Header{}}
+	p.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), matchKey{},
+		&routeMatch{})))
+	if w.code != http.StatusMethodNotAllowed {
+		return ""
+	}
+	return w.header.Get("Allow")
+}
+
 // discardWriter swallows what the probing mux writes for unmatched requests.
 type discardWriter struct{}
 
 func (discardWriter) Header() http.Header         { return http.Header{} }
 func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (discardWriter) WriteHeader(int)             {}
+
+// probeWriter keeps the status and headers the probing mux answers with.
+type probeWriter struct {
+	header http.Header
+	code   int
+}
+
+func (w *probeWriter) Header() http.Header         { return w.header }
+func (w *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *probeWriter) WriteHeader(code int)        { w.code = code }
 
 // ServiceInfoProvider is implemented by *grpc.Server.
 type ServiceInfoProvider interface {
