@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/file"
 
 	"github.com/hydrocast/hydrocast/features/offline"
 )
@@ -126,6 +128,82 @@ func TestFileColumnsAndMetadata(t *testing.T) {
 			t.Errorf("unknown column: batch %v, error %v", rec, err)
 		}
 	}
+}
+
+// TestWriteParquetPlainFields writes a column whose field metadata asks for plain
+// encoding without a dictionary, and reads it back as the dictionary-encoded one of
+// files written before.
+func TestWriteParquetPlainFields(t *testing.T) {
+	fields := slices.Clone(fileSchema.Fields())
+	fields[2].Metadata = arrow.NewMetadata([]string{offline.FieldEncoding},
+		[]string{offline.FieldEncodingPlain})
+	plain := arrow.NewSchema(fields, nil)
+	dict := fileBytes(t, 23)
+	old, err := offline.NewFile(bytes.NewReader(dict), "dict.parquet", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	var buf bytes.Buffer
+	err = offline.WriteParquet(&buf, plain, nil, 4, func(write func(arrow.Record) error) error {
+		for rec, err := range old.Batches(context.Background(), offline.BatchOptions{}) {
+			if err != nil {
+				return err
+			}
+			if err := write(array.NewRecord(plain, rec.Columns(), rec.NumRows())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for name, data := range map[string][]byte{"dict": dict, "plain": buf.Bytes()} {
+		pf, err := file.NewParquetReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c, wantDict := range []bool{true, true, name == "dict"} {
+			cc, err := pf.MetaData().RowGroup(0).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cc.HasDictionaryPage() != wantDict {
+				t.Errorf("%s file, column %d: dictionary page %v", name, c,
+					cc.HasDictionaryPage())
+			}
+		}
+	}
+	if !bytes.Equal(readLabels(t, dict), readLabels(t, buf.Bytes())) {
+		t.Errorf("labels read %s from the dictionary-encoded file, %s from the plain one",
+			readLabels(t, dict), readLabels(t, buf.Bytes()))
+	}
+}
+
+// readLabels returns the label column of a file of fileSchema, as text.
+func readLabels(t *testing.T, data []byte) []byte {
+	t.Helper()
+	f, err := offline.NewFile(bytes.NewReader(data), "set.parquet", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []byte
+	for rec, err := range f.Batches(context.Background(), offline.BatchOptions{Rows: 5}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := rec.Column(2)
+		for i := range col.Len() {
+			out = append(out, col.ValueStr(i)+" "...)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no labels read")
+	}
+	return out
 }
 
 // readAll reads every batch of a file held in data, returning the first error.
