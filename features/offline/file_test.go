@@ -27,11 +27,24 @@ var fileSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "label", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 }, nil)
 
+// plainLabelSchema is fileSchema with the label column written plain.
+var plainLabelSchema = func() *arrow.Schema {
+	fields := slices.Clone(fileSchema.Fields())
+	fields[2].Metadata = arrow.NewMetadata([]string{offline.FieldEncoding},
+		[]string{offline.FieldEncodingPlain})
+	return arrow.NewSchema(fields, nil)
+}()
+
 // fileBytes writes rows rows of fileSchema as a Parquet file in row groups of 4 rows;
 // row i is athlete "a<i%3>" at i seconds with label i/2, null for every fifth row.
 func fileBytes(t testing.TB, rows int) []byte {
+	return schemaFileBytes(t, fileSchema, rows)
+}
+
+// schemaFileBytes is fileBytes with the schema sc, fileSchema's columns.
+func schemaFileBytes(t testing.TB, sc *arrow.Schema, rows int) []byte {
 	t.Helper()
-	b := array.NewRecordBuilder(memory.DefaultAllocator, fileSchema)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
 	defer b.Release()
 	for i := range rows {
 		b.Field(0).(*array.StringBuilder).Append("a" + string(rune('0'+i%3)))
@@ -45,7 +58,7 @@ func fileBytes(t testing.TB, rows int) []byte {
 	rec := b.NewRecord()
 	defer rec.Release()
 	var buf bytes.Buffer
-	err := offline.WriteParquet(&buf, fileSchema, [][2]string{{"k", "v"}}, 4,
+	err := offline.WriteParquet(&buf, sc, [][2]string{{"k", "v"}}, 4,
 		func(write func(arrow.Record) error) error { return write(rec) })
 	if err != nil {
 		t.Fatal(err)
@@ -134,33 +147,8 @@ func TestFileColumnsAndMetadata(t *testing.T) {
 // encoding without a dictionary, and reads it back as the dictionary-encoded one of
 // files written before.
 func TestWriteParquetPlainFields(t *testing.T) {
-	fields := slices.Clone(fileSchema.Fields())
-	fields[2].Metadata = arrow.NewMetadata([]string{offline.FieldEncoding},
-		[]string{offline.FieldEncodingPlain})
-	plain := arrow.NewSchema(fields, nil)
-	dict := fileBytes(t, 23)
-	old, err := offline.NewFile(bytes.NewReader(dict), "dict.parquet", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	var buf bytes.Buffer
-	err = offline.WriteParquet(&buf, plain, nil, 4, func(write func(arrow.Record) error) error {
-		for rec, err := range old.Batches(context.Background(), offline.BatchOptions{}) {
-			if err != nil {
-				return err
-			}
-			if err := write(array.NewRecord(plain, rec.Columns(), rec.NumRows())); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	for name, data := range map[string][]byte{"dict": dict, "plain": buf.Bytes()} {
+	dict, plain := fileBytes(t, 23), schemaFileBytes(t, plainLabelSchema, 23)
+	for name, data := range map[string][]byte{"dict": dict, "plain": plain} {
 		pf, err := file.NewParquetReader(bytes.NewReader(data))
 		if err != nil {
 			t.Fatal(err)
@@ -176,9 +164,9 @@ func TestWriteParquetPlainFields(t *testing.T) {
 			}
 		}
 	}
-	if !bytes.Equal(readLabels(t, dict), readLabels(t, buf.Bytes())) {
+	if !bytes.Equal(readLabels(t, dict), readLabels(t, plain)) {
 		t.Errorf("labels read %s from the dictionary-encoded file, %s from the plain one",
-			readLabels(t, dict), readLabels(t, buf.Bytes()))
+			readLabels(t, dict), readLabels(t, plain))
 	}
 }
 
@@ -267,6 +255,7 @@ func FuzzFile(f *testing.F) {
 	valid := fileBytes(f, 20)
 	f.Add(valid)
 	f.Add(valid[:len(valid)/2])
+	f.Add(schemaFileBytes(f, plainLabelSchema, 20))
 	f.Add([]byte("PAR1PAR1"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		type result struct {
