@@ -2,6 +2,9 @@ package training_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"iter"
 	"math"
@@ -310,6 +313,57 @@ func TestParquetSourceFingerprintNamesTheData(t *testing.T) {
 	}
 	if c := fingerprint("a.parquet", pitLabels(1, 33)); c == a {
 		t.Error("other rows gave the same fingerprint")
+	}
+}
+
+// TestParquetSourceFingerprintDefinition pins the fingerprint of a folder to what
+// the documentation says it is, the SHA-256 of each file's name and bytes in name
+// order (each preceded by its length), so that run ids stay stable across
+// versions; and checks that a change to a later file of the folder fails the pass
+// and names that file.
+func TestParquetSourceFingerprintDefinition(t *testing.T) {
+	store := smallStore(t)
+	dir := t.TempDir()
+	writeTrainingSet(t, filepath.Join(dir, "a.parquet"), store, pitLabelNames,
+		pitLabels(1, 20))
+	writeTrainingSet(t, filepath.Join(dir, "b.parquet"), store, pitLabelNames,
+		pitLabels(1, 30))
+	want := sha256.New()
+	for _, name := range []string{"a.parquet", "b.parquet"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Write(binary.BigEndian.AppendUint64(nil, uint64(len(name))))
+		want.Write([]byte(name))
+		want.Write(binary.BigEndian.AppendUint64(nil, uint64(len(data))))
+		want.Write(data)
+	}
+
+	src, err := training.OpenParquetSource(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range pass(t, src) {
+		r.Release()
+	}
+	if got := src.Fingerprint(); got != hex.EncodeToString(want.Sum(nil)) {
+		t.Errorf("fingerprint %s, want %x", got, want.Sum(nil))
+	}
+
+	writeTrainingSet(t, filepath.Join(dir, "b.parquet"), store, pitLabelNames,
+		pitLabels(1, 33))
+	var passErr error
+	for _, err := range src.Records(context.Background()) {
+		if err != nil {
+			passErr = err
+			break
+		}
+	}
+	if !errors.Is(passErr, training.ErrTrainingSetChanged) ||
+		!strings.Contains(passErr.Error(), "b.parquet") {
+		t.Errorf("pass over a changed second file: error %v, want %v naming b.parquet",
+			passErr, training.ErrTrainingSetChanged)
 	}
 }
 

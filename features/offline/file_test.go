@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/file"
 
 	"github.com/hydrocast/hydrocast/features/offline"
 )
@@ -25,11 +27,24 @@ var fileSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "label", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 }, nil)
 
+// plainLabelSchema is fileSchema with the label column written plain.
+var plainLabelSchema = func() *arrow.Schema {
+	fields := slices.Clone(fileSchema.Fields())
+	fields[2].Metadata = arrow.NewMetadata([]string{offline.FieldEncoding},
+		[]string{offline.FieldEncodingPlain})
+	return arrow.NewSchema(fields, nil)
+}()
+
 // fileBytes writes rows rows of fileSchema as a Parquet file in row groups of 4 rows;
 // row i is athlete "a<i%3>" at i seconds with label i/2, null for every fifth row.
 func fileBytes(t testing.TB, rows int) []byte {
+	return schemaFileBytes(t, fileSchema, rows)
+}
+
+// schemaFileBytes is fileBytes with the schema sc, fileSchema's columns.
+func schemaFileBytes(t testing.TB, sc *arrow.Schema, rows int) []byte {
 	t.Helper()
-	b := array.NewRecordBuilder(memory.DefaultAllocator, fileSchema)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
 	defer b.Release()
 	for i := range rows {
 		b.Field(0).(*array.StringBuilder).Append("a" + string(rune('0'+i%3)))
@@ -43,7 +58,7 @@ func fileBytes(t testing.TB, rows int) []byte {
 	rec := b.NewRecord()
 	defer rec.Release()
 	var buf bytes.Buffer
-	err := offline.WriteParquet(&buf, fileSchema, [][2]string{{"k", "v"}}, 4,
+	err := offline.WriteParquet(&buf, sc, [][2]string{{"k", "v"}}, 4,
 		func(write func(arrow.Record) error) error { return write(rec) })
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +143,57 @@ func TestFileColumnsAndMetadata(t *testing.T) {
 	}
 }
 
+// TestWriteParquetPlainFields writes a column whose field metadata asks for plain
+// encoding without a dictionary, and reads it back as the dictionary-encoded one of
+// files written before.
+func TestWriteParquetPlainFields(t *testing.T) {
+	dict, plain := fileBytes(t, 23), schemaFileBytes(t, plainLabelSchema, 23)
+	for name, data := range map[string][]byte{"dict": dict, "plain": plain} {
+		pf, err := file.NewParquetReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c, wantDict := range []bool{true, true, name == "dict"} {
+			cc, err := pf.MetaData().RowGroup(0).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cc.HasDictionaryPage() != wantDict {
+				t.Errorf("%s file, column %d: dictionary page %v", name, c,
+					cc.HasDictionaryPage())
+			}
+		}
+	}
+	if !bytes.Equal(readLabels(t, dict), readLabels(t, plain)) {
+		t.Errorf("labels read %s from the dictionary-encoded file, %s from the plain one",
+			readLabels(t, dict), readLabels(t, plain))
+	}
+}
+
+// readLabels returns the label column of a file of fileSchema, as text.
+func readLabels(t *testing.T, data []byte) []byte {
+	t.Helper()
+	f, err := offline.NewFile(bytes.NewReader(data), "set.parquet", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []byte
+	for rec, err := range f.Batches(context.Background(), offline.BatchOptions{Rows: 5}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := rec.Column(2)
+		for i := range col.Len() {
+			out = append(out, col.ValueStr(i)+" "...)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no labels read")
+	}
+	return out
+}
+
 // readAll reads every batch of a file held in data, returning the first error.
 func readAll(data []byte) (rows int64, err error) {
 	f, err := offline.NewFile(bytes.NewReader(data), "damaged.parquet", nil)
@@ -189,6 +255,7 @@ func FuzzFile(f *testing.F) {
 	valid := fileBytes(f, 20)
 	f.Add(valid)
 	f.Add(valid[:len(valid)/2])
+	f.Add(schemaFileBytes(f, plainLabelSchema, 20))
 	f.Add([]byte("PAR1PAR1"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		type result struct {

@@ -419,6 +419,18 @@ func TestWriteParquet(t *testing.T) {
 	if v := kv.FindValue(pit.MetaAsIngested); v == nil || *v != "true" {
 		t.Fatalf("%s = %v, want true", pit.MetaAsIngested, v)
 	}
+	// Labels are written plain, features with a dictionary.
+	for c := range pf.MetaData().Schema.NumColumns() {
+		name := pf.MetaData().Schema.Column(c).Name()
+		cc, err := pf.MetaData().RowGroup(0).ColumnChunk(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if label := slices.Contains(labelNames, name); cc.HasDictionaryPage() == label {
+			t.Errorf("column %s (label %v): dictionary page %v", name, label,
+				cc.HasDictionaryPage())
+		}
+	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1 << 20},
 		memory.DefaultAllocator)
 	if err != nil {
