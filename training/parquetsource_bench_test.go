@@ -103,8 +103,9 @@ func BenchmarkParquetTrainingRows(b *testing.B) {
 // file, without replaying readings: 200 athletes a row a minute, every feature
 // present, the sweat label on every other row, the thermal labels on every third
 // and the fault label on every row. A feature drifts slowly per athlete with some
-// noise, in hundredths, so that the file takes some 400 bytes a row, as one built
-// from a simulated cohort does.
+// noise, in hundredths, so that the file takes some 290 bytes a row, as one built
+// from a simulated cohort does. Row groups are as large as `hydrocast trainingset`
+// writes them.
 func writeSyntheticTrainingSet(b *testing.B, path string, rows int) {
 	b.Helper()
 	names := []string{models.OutSweatRate, training.LabelSweatBaseline,
@@ -124,7 +125,7 @@ func writeSyntheticTrainingSet(b *testing.B, path string, rows int) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	t0 := time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)
 	const chunk = 16 * 1024
-	err = offline.WriteParquet(w, sc, nil, 0, func(write func(arrow.Record) error) error {
+	err = offline.WriteParquet(w, sc, nil, pit.TrainingRowGroupRows, func(write func(arrow.Record) error) error {
 		for start := 0; start < rows; start += chunk {
 			rec := syntheticRecord(sc, rng, t0, start, min(chunk, rows-start))
 			err := write(rec)

@@ -159,7 +159,7 @@ func WriteParquet(ctx context.Context, w io.Writer, src Source, names []string,
 	}
 	// The writer stores the schema's metadata as the file's key-value metadata.
 	var n int64
-	err = offline.WriteParquet(w, b.schema, nil, trainingRowGroupRows,
+	err = offline.WriteParquet(w, b.schema, nil, TrainingRowGroupRows,
 		func(write func(arrow.Record) error) error {
 			return b.run(ctx, src, func(rec arrow.Record) error {
 				n += rec.NumRows()
@@ -172,10 +172,10 @@ func WriteParquet(ctx context.Context, w io.Writer, src Source, names []string,
 	return n, nil
 }
 
-// trainingRowGroupRows bounds the rows of a training set's row group, which the
-// writer holds in memory: nearly 300 columns of 1 to 8 bytes a cell make 16,384
+// TrainingRowGroupRows bounds the rows of a training set's row group, which the
+// writer holds in memory (the training benchmarks write theirs so too): nearly 300 columns of 1 to 8 bytes a cell make 16,384
 // rows some 40 MB.
-const trainingRowGroupRows = 16 * 1024
+const TrainingRowGroupRows = 16 * 1024
 
 // concat joins a table's chunks into one record.
 func concat(mem memory.Allocator, tbl arrow.Table) (arrow.Record, error) {
