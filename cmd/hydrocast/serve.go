@@ -57,6 +57,7 @@ type serveFlags struct {
 	traceEndpoint   string
 	offline         bool
 	pubsubSub       string
+	pprofAddr       string
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -128,6 +129,9 @@ ids in logs are replaced by keyed pseudonyms.`,
 	fl.StringVar(&f.traceEndpoint, "trace-endpoint", "", "OTLP collector host:port "+
 		"for --trace-exporter otlp; empty means OTEL_EXPORTER_OTLP_ENDPOINT or "+
 		"localhost:4317")
+	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's runtime profiles "+
+		"(CPU, heap, goroutines; /debug/pprof/) on this loopback host:port, without "+
+		"authentication; empty, the default, turns it off")
 	return cmd
 }
 
@@ -192,6 +196,11 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	if err := f.security.checkBind(f.listen, f.httpListen); err != nil {
 		return err
+	}
+	if f.pprofAddr != "" {
+		if err := checkPprofAddr(f.pprofAddr); err != nil {
+			return err
+		}
 	}
 	sec, err := newSecurity(ctx, g.home, &f.security, g.logger())
 	if err != nil {
@@ -269,7 +278,7 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 		Alias: f.alias, RetireCorrupt: true})
 	go sec.run(bgCtx)
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	if f.pubsubSub != "" {
 		src, err := pubsub.Subscribe(ctx, f.pubsubSub, store, nil)
 		if err != nil {
@@ -294,6 +303,14 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 			api.grpc.Stop()
 			return err
 		}
+	}
+	if f.pprofAddr != "" {
+		psrv, err := servePprof(f.pprofAddr, errc, log)
+		if err != nil {
+			api.grpc.Stop()
+			return err
+		}
+		defer psrv.Close()
 	}
 	if f.addrFile != "" {
 		if err := writeAddrFile(f.addrFile, lis.Addr().String()); err != nil {
