@@ -2,7 +2,6 @@ package oip
 
 import (
 	"context"
-	"slices"
 
 	"github.com/hydrocast/hydrocast/models/ort"
 )
@@ -41,11 +40,11 @@ func (m *SessionModel) Version() string { return m.version }
 // Versions returns the one version there is.
 func (m *SessionModel) Versions() []string { return []string{m.version} }
 
-// Inputs describes the session's inputs.
-func (m *SessionModel) Inputs() []ort.TensorInfo { return slices.Clone(m.inputs) }
+// Inputs describes the session's inputs; the slice is the model's own, not a copy.
+func (m *SessionModel) Inputs() []ort.TensorInfo { return m.inputs }
 
-// Outputs describes the session's outputs.
-func (m *SessionModel) Outputs() []ort.TensorInfo { return slices.Clone(m.outputs) }
+// Outputs describes the session's outputs; the slice is the model's own, not a copy.
+func (m *SessionModel) Outputs() []ort.TensorInfo { return m.outputs }
 
 // AllowNonFinite reports the policy given to NewSessionModel.
 func (m *SessionModel) AllowNonFinite() bool { return m.allowNonFinite }
