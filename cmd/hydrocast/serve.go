@@ -365,9 +365,15 @@ func newAPIServer(srv *inference.Server, x apiExtras, sec *security, obs *observ
 	registerServices(gs, srv, x, log)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
-	oipSrv := oip.New(srv, oip.Options{Version: version, MaxBatch: 1024,
+	oipOpts := oip.Options{Version: version, MaxBatch: 1024,
 		MaxRequestBytes: 4 << 20, Logger: log, Batching: obs.batching,
-		Metrics: inferMetrics, Tracer: telemetry.Tracer(obs.tracer)})
+		Metrics: inferMetrics}
+	if obs.tracer != nil {
+		// Without an exporter no span records: leaving the tracer out spares every
+		// request the look for one.
+		oipOpts.Tracer = telemetry.Tracer(obs.tracer)
+	}
+	oipSrv := oip.New(srv, oipOpts)
 	oipSrv.Register(gs)
 	reflection.Register(gs)
 	if missing := auth.DefaultPolicy().Uncovered(gs); len(missing) > 0 {
