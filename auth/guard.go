@@ -201,15 +201,37 @@ func (g *Guard) authenticate(ctx context.Context, header string) (Principal, err
 
 // admit returns the context a handler runs with once check allowed the call.
 func (g *Guard) admit(ctx context.Context, p Principal, requestID string) context.Context {
-	ctx = context.WithValue(ctx, requestIDKey{}, requestID)
+	c := &callContext{Context: ctx, requestID: requestID}
 	if p.Subject == "" {
-		return ctx // a public method: nobody to name
+		return c // a public method: nobody to name
 	}
-	ctx = NewContext(ctx, p)
+	c.principal, c.named = p, true
 	if g.opts.AttachPrincipal != nil {
-		ctx = g.opts.AttachPrincipal(ctx, p.Subject)
+		return g.opts.AttachPrincipal(c, p.Subject)
 	}
-	return ctx
+	return c
+}
+
+// callContext is the context a guarded call's handler runs with: its request id and
+// its principal (see RequestID and FromContext) in one allocation, where a context
+// value each took two. Every other key, cancellation and the deadline are ctx's.
+type callContext struct {
+	context.Context
+	requestID string
+	principal Principal
+	named     bool // principal is set: the method is not public
+}
+
+func (c *callContext) Value(key any) any {
+	switch key.(type) {
+	case requestIDKey:
+		return c.requestID
+	case principalKey:
+		if c.named {
+			return c.principal
+		}
+	}
+	return c.Context.Value(key)
 }
 
 // finish records an audited call's outcome after its handler ran.

@@ -10,6 +10,7 @@ import (
 	"github.com/hydrocast/hydrocast/inference"
 	"github.com/hydrocast/hydrocast/inference/oip"
 	"github.com/hydrocast/hydrocast/models"
+	"github.com/hydrocast/hydrocast/models/ort"
 )
 
 func TestOpenInferenceProtocolRunsServedVersions(t *testing.T) {
@@ -55,5 +56,43 @@ func TestOpenInferenceProtocolRunsServedVersions(t *testing.T) {
 	req.ModelVersion = "7"
 	if _, err := api.ModelInfer(ctx, req); err == nil {
 		t.Error("a version that is not served answered")
+	}
+}
+
+// The protocol's view of each served model is made once per set: a lookup returns
+// the same model and allocates nothing. After a swap the lookup finds the new set's
+// model, and a model found before the swap runs on the set served now.
+func TestModelLookupIsMadeOncePerSet(t *testing.T) {
+	reg := openRegistry(t)
+	ms := testModels()
+	for _, fam := range models.Families {
+		publish(t, reg, fam, ms[fam.Name])
+	}
+	srv := inference.NewServer(features.NewStore(nil), loadSet(t, reg), nil)
+	defer srv.Close()
+
+	before, err := srv.Model(models.SweatRate, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := srv.Model(models.SweatRate, "1"); err != nil || again != before {
+		t.Errorf("second lookup gave %v, %v; want the same model", again, err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		_, _ = srv.Model(models.SweatRate, "")
+	}); n != 0 {
+		t.Errorf("a lookup allocates %v times, want 0", n)
+	}
+
+	srv.SetModels(loadSet(t, reg))
+	after, err := srv.Model(models.SweatRate, "")
+	if err != nil || after == before {
+		t.Fatalf("lookup after a swap gave %v, %v; want the new set's model", after, err)
+	}
+	k := len(models.Families[0].Features)
+	out, err := before.Run(context.Background(), []ort.Tensor{{Shape: []int64{1, int64(k)},
+		Data: make([]float32, k)}})
+	if err != nil || len(out) != 3 {
+		t.Fatalf("run of a model found before the swap: %d outputs, %v", len(out), err)
 	}
 }

@@ -39,6 +39,23 @@ type Server struct {
 type servedSet struct {
 	set  *ModelSet
 	refs sync.WaitGroup
+	// served holds the Open Inference Protocol's view of each model the set
+	// answers with (see Server.Model), made once for the set's lifetime.
+	served []*servedModel
+}
+
+// newServedSet returns set ready to serve through s.
+func newServedSet(s *Server, set *ModelSet) *servedSet {
+	c := &servedSet{set: set}
+	if set == nil {
+		return c
+	}
+	for _, m := range []*LoadedModel{set.Sweat, set.Thermal, set.Anomaly} {
+		if m != nil {
+			c.served = append(c.served, newServedModel(s, m))
+		}
+	}
+	return c
 }
 
 // NewServer returns a server reading features from store and serving set, which may
@@ -51,7 +68,7 @@ func NewServer(store features.OnlineStore, set *ModelSet, log *slog.Logger) *Ser
 	s := &Server{store: store, log: log}
 	s.vectors.New = func() any { return features.NewVector() }
 	if set != nil {
-		s.current.Store(&servedSet{set: set})
+		s.current.Store(newServedSet(s, set))
 	}
 	s.shadows.start(log, DefaultShadowQueue)
 	return s
@@ -74,7 +91,7 @@ func (s *Server) SetModels(set *ModelSet) {
 	if set != nil && set.Drift == nil {
 		set.Drift = s.drift.Load()
 	}
-	old := s.current.Swap(&servedSet{set: set})
+	old := s.current.Swap(newServedSet(s, set))
 	if old == nil {
 		return
 	}

@@ -56,6 +56,7 @@ type serveFlags struct {
 	traceEndpoint   string
 	offline         bool
 	pubsubSub       string
+	pprofAddr       string
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -124,6 +125,9 @@ ids in logs are replaced by keyed pseudonyms.`,
 	fl.StringVar(&f.traceEndpoint, "trace-endpoint", "", "OTLP collector host:port "+
 		"for --trace-exporter otlp; empty means OTEL_EXPORTER_OTLP_ENDPOINT or "+
 		"localhost:4317")
+	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's runtime profiles "+
+		"(CPU, heap, goroutines; /debug/pprof/) on this loopback host:port, without "+
+		"authentication; empty, the default, turns it off")
 	return cmd
 }
 
@@ -181,6 +185,11 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	if err := f.security.checkBind(f.listen, f.httpListen); err != nil {
 		return err
+	}
+	if f.pprofAddr != "" {
+		if err := checkPprofAddr(f.pprofAddr); err != nil {
+			return err
+		}
 	}
 	sec, err := newSecurity(ctx, g.home, &f.security, g.logger())
 	if err != nil {
@@ -258,7 +267,7 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 		Alias: f.alias, RetireCorrupt: true})
 	go sec.run(bgCtx)
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	if f.pubsubSub != "" {
 		src, err := pubsub.Subscribe(ctx, f.pubsubSub, store, nil)
 		if err != nil {
@@ -283,6 +292,14 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 			api.grpc.Stop()
 			return err
 		}
+	}
+	if f.pprofAddr != "" {
+		psrv, err := servePprof(f.pprofAddr, errc, log)
+		if err != nil {
+			api.grpc.Stop()
+			return err
+		}
+		defer psrv.Close()
 	}
 	if f.addrFile != "" {
 		if err := writeAddrFile(f.addrFile, lis.Addr().String()); err != nil {
@@ -337,9 +354,15 @@ func newAPIServer(srv *inference.Server, x apiExtras, sec *security, obs *observ
 	registerServices(gs, srv, x, log)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
-	oipSrv := oip.New(srv, oip.Options{Version: version, MaxBatch: 1024,
+	oipOpts := oip.Options{Version: version, MaxBatch: 1024,
 		MaxRequestBytes: 4 << 20, Logger: log, Batching: obs.batching,
-		Metrics: inferMetrics, Tracer: telemetry.Tracer(obs.tracer)})
+		Metrics: inferMetrics}
+	if obs.tracer != nil {
+		// Without an exporter no span records: leaving the tracer out spares every
+		// request the look for one.
+		oipOpts.Tracer = telemetry.Tracer(obs.tracer)
+	}
+	oipSrv := oip.New(srv, oipOpts)
 	oipSrv.Register(gs)
 	reflection.Register(gs)
 	if missing := auth.DefaultPolicy().Uncovered(gs); len(missing) > 0 {

@@ -75,10 +75,10 @@ func (s *Server) newBatcherLocked(m Model, now time.Time) *batcherEntry {
 		return e
 	}
 	name, version := m.Name(), m.Version()
-	metrics := s.opts.Metrics
-	opts.OnRun = func(rows int) { metrics.ObserveBatch(name, version, rows) }
+	series := s.opts.Metrics.Series(name, version)
+	opts.OnRun = series.ObserveBatch
 	// While a request waits in the queue it stays pending, counted by the batcher.
-	opts.OnQueue = metrics.Pending(name, version).Add
+	opts.OnQueue = series.Pending().Add
 	e.b = batch.New(m.Run, opts)
 	return e
 }
@@ -123,6 +123,6 @@ func (s *Server) run(ctx context.Context, m Model, tensors []ort.Tensor,
 	}
 	rec.phases = telemetry.Phases{Queued: now, Started: now, Finished: time.Now(),
 		Rows: rows}
-	s.opts.Metrics.ObserveBatch(m.Name(), m.Version(), rows)
+	rec.series.ObserveBatch(rows)
 	return out, err
 }

@@ -136,21 +136,23 @@ func appendRaw(b []byte, t ort.Tensor) ([]byte, error) {
 	return b, nil
 }
 
-// typedContents puts a tensor's elements in the contents field of their type.
-func typedContents(t ort.Tensor) (*inferencepb.InferTensorContents, error) {
+// setContents sets the field of c that holds the type of t's elements to them.
+func setContents(c *inferencepb.InferTensorContents, t ort.Tensor) error {
 	switch d := t.Data.(type) {
 	case []float32:
-		return &inferencepb.InferTensorContents{Fp32Contents: d}, nil
+		c.Fp32Contents = d
 	case []float64:
-		return &inferencepb.InferTensorContents{Fp64Contents: d}, nil
+		c.Fp64Contents = d
 	case []int32:
-		return &inferencepb.InferTensorContents{IntContents: d}, nil
+		c.IntContents = d
 	case []int64:
-		return &inferencepb.InferTensorContents{Int64Contents: d}, nil
+		c.Int64Contents = d
 	case []bool:
-		return &inferencepb.InferTensorContents{BoolContents: d}, nil
+		c.BoolContents = d
+	default:
+		return fmt.Errorf("no typed contents for %T", t.Data)
 	}
-	return nil, fmt.Errorf("no typed contents for %T", t.Data)
+	return nil
 }
 
 // tensorLen returns how many elements a tensor's data holds.

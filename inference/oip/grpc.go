@@ -110,11 +110,12 @@ func (s *Server) ModelInfer(ctx context.Context, req *inferencepb.ModelInferRequ
 
 func (s *Server) modelInfer(ctx context.Context, req *inferencepb.ModelInferRequest,
 	rec *record) (*inferencepb.ModelInferResponse, error) {
+	// On the stack: infer keeps nothing of r itself.
 	r, err := s.fromProto(req)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.infer(ctx, r, rec)
+	resp, err := s.infer(ctx, &r, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -129,19 +130,19 @@ func (s *Server) modelInfer(ctx context.Context, req *inferencepb.ModelInferRequ
 
 // fromProto checks the request's framing (size, where the data is) and returns it in
 // the core's form.
-func (s *Server) fromProto(req *inferencepb.ModelInferRequest) (*request, error) {
+func (s *Server) fromProto(req *inferencepb.ModelInferRequest) (request, error) {
 	if n := proto.Size(req); n > s.opts.MaxRequestBytes {
-		return nil, fmt.Errorf("%w: %w: %d bytes, the limit is %d", ErrInvalidRequest,
-			errTooLarge, n, s.opts.MaxRequestBytes)
+		return request{}, fmt.Errorf("%w: %w: %d bytes, the limit is %d",
+			ErrInvalidRequest, errTooLarge, n, s.opts.MaxRequestBytes)
 	}
 
 	raw := req.GetRawInputContents()
 	if len(raw) > 0 && len(raw) != len(req.GetInputs()) {
-		return nil, invalid("%d raw_input_contents for %d inputs; give one per input",
-			len(raw), len(req.GetInputs()))
+		return request{}, invalid("%d raw_input_contents for %d inputs; give one "+
+			"per input", len(raw), len(req.GetInputs()))
 	}
 
-	r := &request{
+	r := request{
 		model:   req.GetModelName(),
 		version: req.GetModelVersion(),
 		id:      req.GetId(),
@@ -154,7 +155,7 @@ func (s *Server) fromProto(req *inferencepb.ModelInferRequest) (*request, error)
 		case len(raw) == 0:
 			r.inputs[i].data = contentsPayload{in.GetContents()}
 		case hasContents(in.GetContents()):
-			return nil, invalid("input %q has contents and the request has "+
+			return request{}, invalid("input %q has contents and the request has "+
 				"raw_input_contents; send one or the other", in.GetName())
 		default:
 			r.inputs[i].data = rawPayload(raw[i])
@@ -167,7 +168,7 @@ func (s *Server) fromProto(req *inferencepb.ModelInferRequest) (*request, error)
 }
 
 // toProto encodes a response. Its output messages share one allocation, and so do
-// the raw bytes of all its outputs.
+// the raw bytes of all its outputs, or else their typed contents messages.
 func toProto(resp *response, raw bool) (*inferencepb.ModelInferResponse, error) {
 	n := len(resp.outputs)
 	out := &inferencepb.ModelInferResponse{
@@ -178,6 +179,7 @@ func toProto(resp *response, raw bool) (*inferencepb.ModelInferResponse, error) 
 	}
 	tensors := make([]inferencepb.ModelInferResponse_InferOutputTensor, n)
 	var buf []byte
+	var contents []inferencepb.InferTensorContents
 	if raw {
 		out.RawOutputContents = make([][]byte, n)
 		size := 0
@@ -185,6 +187,8 @@ func toProto(resp *response, raw bool) (*inferencepb.ModelInferResponse, error) 
 			size += tensorLen(o.tensor.Data) * int(elementSize[o.tensor.Type()])
 		}
 		buf = make([]byte, 0, size)
+	} else {
+		contents = make([]inferencepb.InferTensorContents, n)
 	}
 	for i, o := range resp.outputs {
 		t := &tensors[i]
@@ -194,8 +198,8 @@ func toProto(resp *response, raw bool) (*inferencepb.ModelInferResponse, error) 
 			start := len(buf)
 			buf, err = appendRaw(buf, o.tensor)
 			out.RawOutputContents[i] = buf[start:len(buf):len(buf)]
-		} else {
-			t.Contents, err = typedContents(o.tensor)
+		} else if err = setContents(&contents[i], o.tensor); err == nil {
+			t.Contents = &contents[i]
 		}
 		if err != nil {
 			return nil, fmt.Errorf("encode output %q: %w", o.name, err)

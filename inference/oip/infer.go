@@ -38,6 +38,7 @@ type payload interface {
 type response struct {
 	model, version, id string
 	outputs            []output
+	few                [3]output // outputs' backing when there are few
 }
 
 type output struct {
@@ -91,9 +92,14 @@ func (s *Server) infer(ctx context.Context, req *request, rec *record) (*respons
 			len(results), len(outs)))
 	}
 
-	resp := &response{model: m.Name(), version: m.Version(), id: req.id,
-		outputs: make([]output, 0, len(picked))}
-	for _, i := range picked {
+	resp := &response{model: m.Name(), version: m.Version(), id: req.id}
+	if n := picked.count(len(outs)); n <= len(resp.few) {
+		resp.outputs = resp.few[:0:n]
+	} else {
+		resp.outputs = make([]output, 0, n)
+	}
+	for k := range picked.count(len(outs)) {
+		i := picked.at(k)
 		resp.outputs = append(resp.outputs, output{name: outs[i].Name, tensor: results[i]})
 	}
 	return resp, nil
@@ -153,18 +159,32 @@ func (s *Server) internal(m Model, err error) error {
 	return fmt.Errorf("run %s: %w", modelLabel(m.Name(), m.Version()), err)
 }
 
-// pickOutputs returns the positions in outs of the outputs asked for, all of them
-// when none are named.
-func pickOutputs(model string, outs []ort.TensorInfo, names []string) ([]int, error) {
+// picks are the positions of the outputs asked for; nil means every output, in
+// order, which is what most requests ask for and needs no slice.
+type picks []int
+
+func (p picks) count(outputs int) int {
+	if p == nil {
+		return outputs
+	}
+	return len(p)
+}
+
+func (p picks) at(k int) int {
+	if p == nil {
+		return k
+	}
+	return p[k]
+}
+
+// pickOutputs returns the positions in outs of the outputs asked for, nil for all of
+// them when none are named.
+func pickOutputs(model string, outs []ort.TensorInfo, names []string) (picks, error) {
 	if len(names) == 0 {
-		picked := make([]int, len(outs))
-		for i := range picked {
-			picked[i] = i
-		}
-		return picked, nil
+		return nil, nil
 	}
 
-	picked := make([]int, 0, len(names))
+	picked := make(picks, 0, len(names))
 	for k, name := range names {
 		i := slices.IndexFunc(outs, func(t ort.TensorInfo) bool { return t.Name == name })
 		if i < 0 {

@@ -52,10 +52,12 @@ type Model interface {
 	// for, this one included.
 	Versions() []string
 
-	// Inputs describes the inputs in the order Run takes them.
+	// Inputs describes the inputs in the order Run takes them. Every request reads
+	// it, so it should not copy: callers must not change the slice or its shapes.
 	Inputs() []ort.TensorInfo
 
-	// Outputs describes the outputs in the order Run returns them.
+	// Outputs describes the outputs in the order Run returns them, under the same
+	// rule as Inputs.
 	Outputs() []ort.TensorInfo
 
 	// AllowNonFinite reports whether NaN and infinite values may reach the model's

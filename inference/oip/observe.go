@@ -14,6 +14,7 @@ type record struct {
 	model, version string // of the version found; empty until then
 	ran            bool   // whether phases holds the model run's times
 	phases         telemetry.Phases
+	series         *telemetry.Series // of the version found; nil until then
 
 	// pending counts the request among its version's pending requests until waiting
 	// turns false: its run starts, or it ends without one.
@@ -28,7 +29,8 @@ func begin() record {
 
 // arrive counts the request among the pending requests of the version it found.
 func (s *Server) arrive(rec *record) {
-	rec.pending = s.opts.Metrics.Pending(rec.model, rec.version)
+	rec.series = s.opts.Metrics.Series(rec.model, rec.version)
+	rec.pending = rec.series.Pending()
 	rec.pending.Add(1)
 	rec.waiting = true
 }
@@ -60,6 +62,10 @@ func (s *Server) finish(ctx context.Context, rec *record, err error) {
 		if s.opts.Tracer != nil {
 			telemetry.RecordPhases(ctx, s.opts.Tracer, rec.model, rec.version, rec.phases)
 		}
+	}
+	if rec.series != nil {
+		rec.series.Observe(r)
+		return
 	}
 	s.opts.Metrics.Observe(r)
 }

@@ -2,7 +2,6 @@ package oip
 
 import (
 	"context"
-	"slices"
 
 	"github.com/hydrocast/hydrocast/models/ort"
 )
@@ -41,11 +40,11 @@ func (m *SessionModel) Version() string { return m.version }
 // Versions returns the one version there is.
 func (m *SessionModel) Versions() []string { return []string{m.version} }
 
-// Inputs describes the session's inputs.
-func (m *SessionModel) Inputs() []ort.TensorInfo { return slices.Clone(m.inputs) }
+// Inputs describes the session's inputs; the slice is the model's own, not a copy.
+func (m *SessionModel) Inputs() []ort.TensorInfo { return m.inputs }
 
-// Outputs describes the session's outputs.
-func (m *SessionModel) Outputs() []ort.TensorInfo { return slices.Clone(m.outputs) }
+// Outputs describes the session's outputs; the slice is the model's own, not a copy.
+func (m *SessionModel) Outputs() []ort.TensorInfo { return m.outputs }
 
 // AllowNonFinite reports the policy given to NewSessionModel.
 func (m *SessionModel) AllowNonFinite() bool { return m.allowNonFinite }
@@ -58,7 +57,8 @@ func (m *SessionModel) Run(ctx context.Context, in []ort.Tensor) ([]ort.Tensor, 
 // RunSession runs s on inputs, outputs being s.Outputs(). A model that takes one
 // float32 [N, k] input and gives float32 outputs [N] or [N, m] runs through the
 // session's RunFloat32, which reuses the runtime's buffers and is several times
-// faster for small models; any other runs through Session.Run.
+// faster for small models; any other runs through Session.Run. On the fast path the
+// outputs' values share one allocation, and so do their shapes.
 func RunSession(ctx context.Context, s *ort.Session, in []ort.Tensor,
 	outputs []ort.TensorInfo) ([]ort.Tensor, error) {
 	x, ok := float32Rows(in, outputs)
@@ -66,20 +66,51 @@ func RunSession(ctx context.Context, s *ort.Session, in []ort.Tensor,
 		return s.Run(ctx, in)
 	}
 
-	data := make([][]float32, len(outputs))
+	rows := in[0].Shape[0]
+	values, dims := 0, 0
+	for _, o := range outputs {
+		values += int(rows) * rowValues(o)
+		dims += len(o.Shape)
+	}
+	// RunFloat32 appends each output's values to its destination, which therefore
+	// holds exactly its part of one buffer.
+	buf := make([]float32, values)
+	var few [4][]float32 // on the stack for models with few outputs
+	var data [][]float32
+	if len(outputs) <= len(few) {
+		data = few[:len(outputs)]
+	} else {
+		data = make([][]float32, len(outputs))
+	}
+	off := 0
+	for i, o := range outputs {
+		n := int(rows) * rowValues(o)
+		data[i] = buf[off : off : off+n]
+		off += n
+	}
 	if err := s.RunFloat32(ctx, x, data); err != nil {
 		return nil, err
 	}
-	rows := in[0].Shape[0]
+	shapes := make([]int64, 0, dims)
 	res := make([]ort.Tensor, len(data))
 	for i, d := range data {
-		shape := []int64{rows}
+		start := len(shapes)
+		shapes = append(shapes, rows)
 		if len(outputs[i].Shape) == 2 {
-			shape = append(shape, outputs[i].Shape[1])
+			shapes = append(shapes, outputs[i].Shape[1])
 		}
-		res[i] = ort.Tensor{Shape: shape, Data: d}
+		res[i] = ort.Tensor{Shape: shapes[start:len(shapes):len(shapes)], Data: d}
 	}
 	return res, nil
+}
+
+// rowValues returns how many values one row of a float32 output [N] or [N, m]
+// holds.
+func rowValues(o ort.TensorInfo) int {
+	if len(o.Shape) == 2 {
+		return int(o.Shape[1])
+	}
+	return 1
 }
 
 // float32Rows returns the data of a lone float32 [N, k] input when every output is

@@ -8,7 +8,10 @@
 package telemetry
 
 import (
+	"maps"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +34,116 @@ type InferenceMetrics struct {
 	compute  *prometheus.HistogramVec
 	batch    *prometheus.HistogramVec
 	pending  *prometheus.GaugeVec
+
+	// series caches each version's series, so that a request looks its labels up
+	// once rather than once per metric. Keys are the versions that served (or ""
+	// twice), never what callers name, so the cache grows only as the vecs do.
+	series   atomic.Pointer[map[seriesKey]*Series] // read without a lock, copied to add
+	seriesMu sync.Mutex                            // serialises additions
+}
+
+type seriesKey struct{ model, version string }
+
+// Series is the metrics of one model version with their labels resolved, for a
+// caller that records several things of one request. Each series is made on its
+// first use, as WithLabelValues would, so that /metrics shows the same series as
+// before. A nil *Series records nothing.
+type Series struct {
+	m              *InferenceMetrics
+	model, version string
+	ok             lazy[prometheus.Counter] // requests answered OK, the common code
+	latency        lazy[prometheus.Observer]
+	queue          lazy[prometheus.Observer]
+	compute        lazy[prometheus.Observer]
+	batch          lazy[prometheus.Observer]
+	pending        lazy[prometheus.Gauge]
+}
+
+// lazy holds a value made on first use; racing makers make equal values (the vec
+// returns the same series), so which one is kept does not matter.
+type lazy[T any] struct{ p atomic.Pointer[T] }
+
+func (l *lazy[T]) get(make func() T) T {
+	if p := l.p.Load(); p != nil {
+		return *p
+	}
+	v := make()
+	l.p.Store(&v)
+	return v
+}
+
+// Series returns the series of one model version, made on its first use.
+func (m *InferenceMetrics) Series(model, version string) *Series {
+	if m == nil {
+		return nil
+	}
+	k := seriesKey{model, version}
+	if p := m.series.Load(); p != nil {
+		if s := (*p)[k]; s != nil {
+			return s
+		}
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	var next map[seriesKey]*Series
+	if p := m.series.Load(); p != nil {
+		if s := (*p)[k]; s != nil {
+			return s
+		}
+		next = maps.Clone(*p)
+	} else {
+		next = make(map[seriesKey]*Series)
+	}
+	s := &Series{m: m, model: model, version: version}
+	next[k] = s
+	m.series.Store(&next)
+	return s
+}
+
+// Observe records one answered request of the series' version; r's Model and
+// Version are not read.
+func (s *Series) Observe(r Request) {
+	if s == nil {
+		return
+	}
+	if r.Code == codes.OK {
+		s.ok.get(s.counter(codes.OK)).Inc()
+	} else {
+		s.counter(r.Code)().Inc()
+	}
+	s.latency.get(s.observer(s.m.latency)).Observe(r.Total.Seconds())
+	if r.Ran {
+		s.queue.get(s.observer(s.m.queue)).Observe(r.Queue.Seconds())
+		s.compute.get(s.observer(s.m.compute)).Observe(r.Compute.Seconds())
+	}
+}
+
+func (s *Series) counter(code codes.Code) func() prometheus.Counter {
+	return func() prometheus.Counter {
+		return s.m.requests.WithLabelValues(s.model, s.version, code.String())
+	}
+}
+
+func (s *Series) observer(v *prometheus.HistogramVec) func() prometheus.Observer {
+	return func() prometheus.Observer { return v.WithLabelValues(s.model, s.version) }
+}
+
+// ObserveBatch records one model run of rows rows.
+func (s *Series) ObserveBatch(rows int) {
+	if s != nil {
+		s.batch.get(s.observer(s.m.batch)).Observe(float64(rows))
+	}
+}
+
+// Pending returns the gauge of the version's requests waiting for their model run,
+// as InferenceMetrics.Pending does.
+func (s *Series) Pending() Pending {
+	if s == nil {
+		return Pending{}
+	}
+	return Pending{s.pending.get(func() prometheus.Gauge {
+		return s.m.pending.WithLabelValues(s.model, s.version)
+	})}
 }
 
 // NewInferenceMetrics returns inference metrics registered on reg.
@@ -100,33 +213,19 @@ type Request struct {
 
 // Observe records one answered request.
 func (m *InferenceMetrics) Observe(r Request) {
-	if m == nil {
-		return
-	}
-	m.requests.WithLabelValues(r.Model, r.Version, r.Code.String()).Inc()
-	m.latency.WithLabelValues(r.Model, r.Version).Observe(r.Total.Seconds())
-	if r.Ran {
-		m.queue.WithLabelValues(r.Model, r.Version).Observe(r.Queue.Seconds())
-		m.compute.WithLabelValues(r.Model, r.Version).Observe(r.Compute.Seconds())
-	}
+	m.Series(r.Model, r.Version).Observe(r)
 }
 
 // ObserveBatch records one model run of rows rows.
 func (m *InferenceMetrics) ObserveBatch(model, version string, rows int) {
-	if m == nil {
-		return
-	}
-	m.batch.WithLabelValues(model, version).Observe(float64(rows))
+	m.Series(model, version).ObserveBatch(rows)
 }
 
 // Pending returns the gauge of the requests to one model version that wait for their
 // model run. Callers add one when a request for the version arrives and take it away
 // when its run starts or it ends without one, whichever comes first.
 func (m *InferenceMetrics) Pending(model, version string) Pending {
-	if m == nil {
-		return Pending{}
-	}
-	return Pending{m.pending.WithLabelValues(model, version)}
+	return m.Series(model, version).Pending()
 }
 
 // Pending counts the requests of one model version that wait for their model run, as

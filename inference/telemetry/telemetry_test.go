@@ -240,3 +240,80 @@ hydrocast_inference_pending_requests{model="sweat-rate",version="5"} 0
 		t.Fatal(err)
 	}
 }
+
+// A version's Series records what InferenceMetrics' own methods record, into the same
+// series, and makes a series only once something is recorded in it: a version whose
+// requests all failed has no OK count and no timings of runs it never had.
+func TestSeriesRecordsAsTheMetricsDo(t *testing.T) {
+	var off *telemetry.Series
+	off.Observe(telemetry.Request{Code: codes.OK})
+	off.ObserveBatch(1)
+	off.Pending().Add(1)
+
+	reg := prometheus.NewRegistry()
+	m, err := telemetry.NewInferenceMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Series("sweat-rate", "4")
+	if m.Series("sweat-rate", "4") != s {
+		t.Error("a second Series of one version is another one")
+	}
+	s.Observe(telemetry.Request{Code: codes.OK, Total: time.Millisecond, Ran: true,
+		Compute: time.Millisecond})
+	s.ObserveBatch(2)
+	m.Observe(telemetry.Request{Model: "sweat-rate", Version: "4", Code: codes.OK,
+		Total: time.Millisecond, Ran: true, Compute: time.Millisecond})
+	m.ObserveBatch("sweat-rate", "4", 1)
+	s.Observe(telemetry.Request{Code: codes.InvalidArgument, Total: time.Millisecond})
+	m.Series("sweat-rate", "5").Observe(telemetry.Request{Code: codes.InvalidArgument,
+		Total: time.Millisecond})
+
+	for name, want := range map[string]int{
+		"hydrocast_inference_requests_total":           3,
+		"hydrocast_inference_request_duration_seconds": 2,
+		"hydrocast_inference_compute_duration_seconds": 1,
+		"hydrocast_inference_queue_duration_seconds":   1,
+		"hydrocast_inference_batch_size":               1,
+		"hydrocast_inference_pending_requests":         0,
+	} {
+		if got := testutil.CollectAndCount(reg, name); got != want {
+			t.Errorf("%s: %d series, want %d", name, got, want)
+		}
+	}
+	want := `
+# HELP hydrocast_inference_requests_total Inference requests answered, by model, ` +
+		`version and gRPC status code (REST requests by the code their HTTP status ` +
+		`stands for).
+# TYPE hydrocast_inference_requests_total counter
+hydrocast_inference_requests_total{code="InvalidArgument",model="sweat-rate",version="4"} 1
+hydrocast_inference_requests_total{code="InvalidArgument",model="sweat-rate",version="5"} 1
+hydrocast_inference_requests_total{code="OK",model="sweat-rate",version="4"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"hydrocast_inference_requests_total"); err != nil {
+		t.Error(err)
+	}
+	if got := testutil.ToFloat64(batchCount(t, reg)); got != 2 {
+		t.Errorf("batch_size count %v, want 2 runs", got)
+	}
+}
+
+// batchCount returns the number of runs the batch size histogram of sweat-rate v4
+// holds, as a gauge for testutil.
+func batchCount(t *testing.T, reg *prometheus.Registry) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "hydrocast_inference_batch_size" {
+			g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "runs"})
+			g.Set(float64(mf.GetMetric()[0].GetHistogram().GetSampleCount()))
+			return g
+		}
+	}
+	t.Fatal("no batch_size histogram")
+	return nil
+}
