@@ -240,6 +240,7 @@ run_load_tests() {
 		load assess-1000rps "$r" "$assess" -B "$req/assess.bin" "${fixed[@]}"
 		load check-max "$r" "$check" "${full[@]}"
 		load modelinfer-max "$r" "$infer" -B "$req/modelinfer.bin" "${full[@]}"
+		load modelinfer-raw-max "$r" "$infer" -B "$req/modelinfer-raw.bin" "${full[@]}"
 		load modelinfer-c256 "$r" "$infer" -B "$req/modelinfer.bin" "${wide[@]}"
 		if [ -n "$batch_addr" ]; then
 			target=$batch_addr load modelinfer-c256-batching "$r" "$infer" \

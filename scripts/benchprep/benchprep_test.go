@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os"
@@ -182,7 +183,7 @@ func TestSeedStoresTheWorkout(t *testing.T) {
 		t.Errorf("assess.json %s (%v): want a request for %s", data, err, benchAthlete)
 	}
 	// ghz sends the binary form: it must hold the same request as the JSON.
-	for _, name := range []string{"assess", "modelinfer"} {
+	for _, name := range []string{"assess", "modelinfer", "modelinfer-raw"} {
 		js, err := os.ReadFile(filepath.Join(dir, name+".json"))
 		if err != nil {
 			t.Fatal(err)
@@ -206,5 +207,24 @@ func TestSeedStoresTheWorkout(t *testing.T) {
 		if !proto.Equal(a, b) {
 			t.Errorf("%s: binary %v differs from JSON %v", name, b, a)
 		}
+	}
+}
+
+func TestRawRequestCarriesTheSameValues(t *testing.T) {
+	typed := &inferencepb.ModelInferRequest{ModelName: "sweat-rate",
+		Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{{Name: "input",
+			Datatype: "FP32", Shape: []int64{1, 3},
+			Contents: &inferencepb.InferTensorContents{Fp32Contents: []float32{1, -2.5, 140}}}}}
+	raw := rawRequest(typed)
+	if raw.Inputs[0].Contents != nil || len(raw.RawInputContents) != 1 {
+		t.Fatalf("raw request %v: want raw contents only", raw)
+	}
+	// 1, −2.5 and 140 as little-endian IEEE 754 single precision.
+	want := []byte{0, 0, 0x80, 0x3f, 0, 0, 0x20, 0xc0, 0, 0, 0x0c, 0x43}
+	if !bytes.Equal(raw.RawInputContents[0], want) {
+		t.Errorf("raw bytes % x, want % x", raw.RawInputContents[0], want)
+	}
+	if typed.Inputs[0].Contents == nil {
+		t.Error("rawRequest changed the typed request")
 	}
 }

@@ -14,8 +14,9 @@
 // seed streams twenty minutes of a hot workout for one athlete to the server, which
 // must listen on a loopback address, and writes the Assess request for that athlete
 // and a one-row ModelInfer request for the sweat-rate model built from the same
-// athlete's features, each as JSON (assess.json, modelinfer.json) and in the binary
-// wire format (assess.bin, modelinfer.bin).
+// athlete's features, with its input in typed contents (modelinfer) and as raw bytes
+// (modelinfer-raw), each as JSON (assess.json, modelinfer.json, …) and in the binary
+// wire format (assess.bin, modelinfer.bin, …).
 //
 // heavy publishes, as the production sweat-rate version, a network of two hidden
 // layers of --width units that reads the same features as the version it replaces:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"net"
@@ -42,7 +43,9 @@ func seed(ctx context.Context, addr, dir string) error {
 		return err
 	}
 	assess := &hydrocastv1.AssessRequest{AthleteId: benchAthlete}
-	for name, m := range map[string]proto.Message{"modelinfer": infer, "assess": assess} {
+	requests := map[string]proto.Message{"modelinfer": infer,
+		"modelinfer-raw": rawRequest(infer), "assess": assess}
+	for name, m := range requests {
 		if err := writeRequest(filepath.Join(dir, name), m); err != nil {
 			return err
 		}
@@ -148,10 +151,28 @@ func inferRequest(readings []features.Reading) (*inferencepb.ModelInferRequest, 
 		}}}, nil
 }
 
+// rawRequest returns typed, a request of FP32 inputs in typed contents, with its
+// inputs in raw_input_contents instead: little-endian bytes, one entry per input, as
+// the protocol's binary clients (Triton's among them) send them. The server then
+// answers in raw_output_contents too.
+func rawRequest(typed *inferencepb.ModelInferRequest) *inferencepb.ModelInferRequest {
+	raw := proto.Clone(typed).(*inferencepb.ModelInferRequest)
+	for _, in := range raw.Inputs {
+		values := in.GetContents().GetFp32Contents()
+		b := make([]byte, 0, 4*len(values))
+		for _, v := range values {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		}
+		raw.RawInputContents = append(raw.RawInputContents, b)
+		in.Contents = nil
+	}
+	return raw
+}
+
 // writeRequest writes m twice for ghz: as the protocol's JSON mapping into
 // base.json, for people to read, and in the binary wire format into base.bin, which
-// ghz decodes once rather than for every request, so that the load generator spends
-// no more on a ModelInfer request than on an empty one.
+// ghz decodes once rather than for every request, so that building a request costs
+// the load generator little (it still decodes every answer).
 func writeRequest(base string, m proto.Message) error {
 	js, err := protojson.Marshal(m)
 	if err != nil {
