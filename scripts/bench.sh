@@ -222,10 +222,14 @@ run_load_tests() {
 	local wide=(-z "${max_seconds}s" --duration-stop ignore -c 256)
 	local req=$out/load/req data
 
+	# Every call the rounds measure is made for a while first, so that no round pays
+	# for first calls (connections, lazily made state, a cold heap).
 	say "warming up the server"
-	for call in $check $infer; do
+	local warm
+	for warm in "$check" "$infer modelinfer" "$infer modelinfer-raw" "$assess assess"; do
+		read -r call body <<<"$warm"
 		data=()
-		[ "$call" = "$infer" ] && data=(-B "$req/modelinfer.bin")
+		[ -n "${body:-}" ] && data=(-B "$req/$body.bin")
 		"$ghz" --insecure --call "$call" "${data[@]}" -z 2s -c 16 "$addr" >/dev/null ||
 			true
 	done
@@ -237,6 +241,7 @@ run_load_tests() {
 		say "load-test round $r of $rounds"
 		load check-1000rps "$r" "$check" "${fixed[@]}"
 		load modelinfer-1000rps "$r" "$infer" -B "$req/modelinfer.bin" "${fixed[@]}"
+		load modelinfer-raw-1000rps "$r" "$infer" -B "$req/modelinfer-raw.bin" "${fixed[@]}"
 		load assess-1000rps "$r" "$assess" -B "$req/assess.bin" "${fixed[@]}"
 		load check-max "$r" "$check" "${full[@]}"
 		load modelinfer-max "$r" "$infer" -B "$req/modelinfer.bin" "${full[@]}"
