@@ -50,7 +50,7 @@ func (m linearModel) eval(x []float32) []float64 {
 }
 
 // publish registers m as the next version of fam and points production at it.
-func publish(t *testing.T, reg *registry.Registry, fam models.Family, m linearModel) {
+func publish(t testing.TB, reg *registry.Registry, fam models.Family, m linearModel) {
 	t.Helper()
 	k, outs := len(fam.Features), len(fam.Outputs)
 	spec := onnxgraph.LinearSpec{Name: fam.Name, Mean: make([]float32, k),
@@ -107,7 +107,7 @@ func testModels() map[string]linearModel {
 	}
 }
 
-func openRegistry(t *testing.T) *registry.Registry {
+func openRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
 	reg, err := local.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -117,7 +117,7 @@ func openRegistry(t *testing.T) *registry.Registry {
 	return reg
 }
 
-func loadSet(t *testing.T, reg *registry.Registry) *inference.ModelSet {
+func loadSet(t testing.TB, reg *registry.Registry) *inference.ModelSet {
 	t.Helper()
 	orttest.Init(t)
 	set, err := inference.LoadModelSet(context.Background(), reg, "production", ort.Options{})
@@ -128,13 +128,13 @@ func loadSet(t *testing.T, reg *registry.Registry) *inference.ModelSet {
 }
 
 // workout ingests 20 minutes of a hot session at 30-second steps.
-func workout(t *testing.T, store features.OnlineStore, athlete string) {
+func workout(t testing.TB, store features.OnlineStore, athlete string) {
 	t.Helper()
 	workoutFor(t, store, athlete, 20*time.Minute)
 }
 
 // workoutFor ingests the first d of the hot session.
-func workoutFor(t *testing.T, store features.OnlineStore, athlete string, d time.Duration) {
+func workoutFor(t testing.TB, store features.OnlineStore, athlete string, d time.Duration) {
 	t.Helper()
 	for i := range int(d / (30 * time.Second)) {
 		r := features.NewReading(athlete, "watch", start.Add(time.Duration(i)*30*time.Second))
