@@ -125,7 +125,8 @@ func writeSyntheticTrainingSet(b *testing.B, path string, rows int) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	t0 := time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)
 	const chunk = 16 * 1024
-	err = offline.WriteParquet(w, sc, nil, pit.TrainingRowGroupRows, func(write func(arrow.Record) error) error {
+	groupRows := pit.TrainingRowGroupRows
+	err = offline.WriteParquet(w, sc, nil, groupRows, func(write func(arrow.Record) error) error {
 		for start := 0; start < rows; start += chunk {
 			rec := syntheticRecord(sc, rng, t0, start, min(chunk, rows-start))
 			err := write(rec)

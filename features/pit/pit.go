@@ -173,8 +173,8 @@ func WriteParquet(ctx context.Context, w io.Writer, src Source, names []string,
 }
 
 // TrainingRowGroupRows bounds the rows of a training set's row group, which the
-// writer holds in memory (the training benchmarks write theirs so too): nearly 300 columns of 1 to 8 bytes a cell make 16,384
-// rows some 40 MB.
+// writer holds in memory (the training benchmarks write theirs so too): nearly 300
+// columns of 1 to 8 bytes a cell make 16,384 rows some 40 MB.
 const TrainingRowGroupRows = 16 * 1024
 
 // concat joins a table's chunks into one record.
