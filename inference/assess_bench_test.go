@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hydrocast/hydrocast/features"
-	"github.com/hydrocast/hydrocast/models"
 )
 
 // BenchmarkAssess is one athlete's assessment in process, as the Assess RPC makes it
@@ -16,9 +15,7 @@ import (
 func BenchmarkAssess(b *testing.B) {
 	reg := openRegistry(b)
 	ms := testModels()
-	for _, fam := range models.Families {
-		publish(b, reg, fam, ms[fam.Name])
-	}
+	publishAll(b, reg, ms)
 	set := loadSet(b, reg)
 	defer set.Close()
 	store := features.NewStore(nil)

@@ -89,6 +89,14 @@ func publish(t testing.TB, reg *registry.Registry, fam models.Family, m linearMo
 }
 
 // testModels are small linear models whose outputs are easy to predict.
+// publishAll publishes ms's model of every family as its production version.
+func publishAll(t testing.TB, reg *registry.Registry, ms map[string]linearModel) {
+	t.Helper()
+	for _, fam := range models.Families {
+		publish(t, reg, fam, ms[fam.Name])
+	}
+}
+
 func testModels() map[string]linearModel {
 	imp := func(n int, v float32) []float32 {
 		out := make([]float32, n)
@@ -151,9 +159,7 @@ func workoutFor(t testing.TB, store features.OnlineStore, athlete string, d time
 func TestAssessRunsModelsByFeatureName(t *testing.T) {
 	reg := openRegistry(t)
 	ms := testModels()
-	for _, fam := range models.Families {
-		publish(t, reg, fam, ms[fam.Name])
-	}
+	publishAll(t, reg, ms)
 	set := loadSet(t, reg)
 	defer set.Close()
 
@@ -214,9 +220,7 @@ func TestAssessAlarmsOnProjectedCoreTemperature(t *testing.T) {
 	hot := ms[models.ThermalTrajectory]
 	hot.bias = []float32{39.2, 40.3, 41.0}
 	ms[models.ThermalTrajectory] = hot
-	for _, fam := range models.Families {
-		publish(t, reg, fam, ms[fam.Name])
-	}
+	publishAll(t, reg, ms)
 	set := loadSet(t, reg)
 	defer set.Close()
 
@@ -240,9 +244,7 @@ func TestAssessAfterReadingsStopGivesNoCurrentAdvice(t *testing.T) {
 	hot := ms[models.ThermalTrajectory]
 	hot.bias = []float32{39.2, 40.3, 41.0} // would alarm during the session
 	ms[models.ThermalTrajectory] = hot
-	for _, fam := range models.Families {
-		publish(t, reg, fam, ms[fam.Name])
-	}
+	publishAll(t, reg, ms)
 	set := loadSet(t, reg)
 	defer set.Close()
 
@@ -408,9 +410,7 @@ func TestAssessBoundsProjectionsAndWaitsForTrends(t *testing.T) {
 	wild := ms[models.ThermalTrajectory]
 	wild.bias = []float32{45, 47, 50} // far beyond what a body can do
 	ms[models.ThermalTrajectory] = wild
-	for _, fam := range models.Families {
-		publish(t, reg, fam, ms[fam.Name])
-	}
+	publishAll(t, reg, ms)
 	set := loadSet(t, reg)
 	defer set.Close()
 

@@ -16,9 +16,7 @@ import (
 func TestOpenInferenceProtocolRunsServedVersions(t *testing.T) {
 	reg := openRegistry(t)
 	ms := testModels()
-	for _, fam := range models.Families {
-		publish(t, reg, fam, ms[fam.Name])
-	}
+	publishAll(t, reg, ms)
 	srv := inference.NewServer(features.NewStore(nil), loadSet(t, reg), nil)
 	defer srv.Close()
 	api := oip.New(srv, oip.DefaultOptions())
@@ -65,9 +63,7 @@ func TestOpenInferenceProtocolRunsServedVersions(t *testing.T) {
 func TestModelLookupIsMadeOncePerSet(t *testing.T) {
 	reg := openRegistry(t)
 	ms := testModels()
-	for _, fam := range models.Families {
-		publish(t, reg, fam, ms[fam.Name])
-	}
+	publishAll(t, reg, ms)
 	srv := inference.NewServer(features.NewStore(nil), loadSet(t, reg), nil)
 	defer srv.Close()
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/inference"
-	"github.com/hydrocast/hydrocast/models"
 	"github.com/hydrocast/hydrocast/models/ort"
 )
 
@@ -40,9 +39,7 @@ func TestThousandSwapsKeepMemoryFlat(t *testing.T) {
 	}
 	reg := openRegistry(t)
 	ms := testModels()
-	for _, fam := range models.Families {
-		publish(t, reg, fam, ms[fam.Name])
-	}
+	publishAll(t, reg, ms)
 	srv := inference.NewServer(features.NewStore(nil), loadSet(t, reg), nil)
 	defer srv.Close()
 

@@ -74,9 +74,7 @@ func abRegistry(t *testing.T) (*registry.Registry, string) {
 	}
 	t.Cleanup(func() { reg.Close() })
 	ms := testModels()
-	for _, fam := range models.Families {
-		publish(t, reg, fam, ms[fam.Name])
-	}
+	publishAll(t, reg, ms)
 	for _, bias := range []float32{2.5, 3.5} { // versions 2 and 3 answer differently
 		m := ms[models.SweatRate]
 		m.bias = []float32{bias, bias - 0.3, bias + 0.4}
@@ -277,9 +275,7 @@ func TestTrafficPolicyChangeSwapsUnderLoadFailingNoRequest(t *testing.T) {
 func TestWatchSeesAliasMoveWithinTwoSeconds(t *testing.T) {
 	reg := openRegistry(t)
 	ms := testModels()
-	for _, fam := range models.Families {
-		publish(t, reg, fam, ms[fam.Name])
-	}
+	publishAll(t, reg, ms)
 	srv := inference.NewServer(features.NewStore(nil), loadSet(t, reg), nil)
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
