@@ -316,6 +316,7 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	log.Info("shutting down", "timeout", f.shutdownTimeout)
 	api.health.Shutdown()
+	api.oip.DrainBatches()
 	if hsrv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 		defer cancel()
@@ -330,6 +331,7 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 type apiServer struct {
 	grpc   *grpc.Server
 	health *health.Server
+	oip    *oip.Server
 	rest   http.Handler
 	// metrics serves /metrics beside the REST twin, behind the same security layer.
 	metrics http.Handler
@@ -372,7 +374,7 @@ func newAPIServer(srv *inference.Server, x apiExtras, sec *security, obs *observ
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(hydrocastv1.HydrocastService_ServiceDesc.ServiceName,
 		healthpb.HealthCheckResponse_SERVING)
-	return &apiServer{grpc: gs, health: hs, rest: oipSrv.Handler(),
+	return &apiServer{grpc: gs, health: hs, oip: oipSrv, rest: oipSrv.Handler(),
 		metrics: telemetry.Handler(obs.metrics)}, nil
 }
 

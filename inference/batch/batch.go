@@ -105,10 +105,11 @@ type Batcher struct {
 	opts Options
 	wake chan struct{} // tells a waiting worker that MaxSize rows are queued
 
-	mu      sync.Mutex
-	queue   []*call // guarded by mu; oldest first
-	rows    int     // guarded by mu; rows of the queued calls
-	workers int     // guarded by mu; workers running
+	mu       sync.Mutex
+	queue    []*call // guarded by mu; oldest first
+	rows     int     // guarded by mu; rows of the queued calls
+	workers  int     // guarded by mu; workers running
+	draining bool    // guarded by mu; set by Drain: batches run without waiting
 }
 
 // call is one request waiting for, or in, a batch.
@@ -177,6 +178,20 @@ func (b *Batcher) Do(ctx context.Context, inputs []ort.Tensor) (Result, error) {
 	}
 }
 
+// Drain makes the Batcher stop waiting for batches to fill: what is queued runs now,
+// and every later request runs as soon as a worker is free, as with a MaxDelay of
+// zero. A server calls it when it shuts down, so that no request waits out its delay
+// (or is abandoned) while the server drains. Drain cannot be undone.
+func (b *Batcher) Drain() {
+	b.mu.Lock()
+	b.draining = true
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
 // dequeue removes c from the queue if it is still there.
 func (b *Batcher) dequeue(c *call) {
 	b.mu.Lock()
@@ -225,7 +240,7 @@ func (b *Batcher) work() {
 
 		// Wait for more rows until the oldest call has waited MaxDelay.
 		wait := time.Until(b.queue[0].queued.Add(b.opts.MaxDelay))
-		if b.rows < b.opts.MaxSize && wait > 0 {
+		if b.rows < b.opts.MaxSize && wait > 0 && !b.draining {
 			b.mu.Unlock()
 			timer.Reset(wait)
 			select {

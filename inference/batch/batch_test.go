@@ -518,3 +518,36 @@ func TestOnQueueFollowsTheQueue(t *testing.T) {
 		}
 	}
 }
+
+// A server that shuts down drains its batchers: what waits for its batch to fill
+// runs at once, and so does what arrives later, instead of waiting out MaxDelay (an
+// hour here, which the test would not survive).
+func TestDrainRunsWhatWaitsWithoutTheDelay(t *testing.T) {
+	m := newFakeModel(false)
+	b := New(m.run, Options{MaxSize: 64, MaxDelay: time.Hour})
+
+	results := make(chan error, 2)
+	go func() {
+		res, err := b.Do(context.Background(), rowsOf(1, 2))
+		if err == nil {
+			err = checkRows(1, 2, res)
+		}
+		results <- err
+	}()
+	waitQueued(b, 1)
+	b.Drain()
+	if err := <-results; err != nil {
+		t.Fatalf("request queued before Drain: %v", err)
+	}
+
+	res, err := b.Do(context.Background(), rowsOf(2, 1))
+	if err == nil {
+		err = checkRows(2, 1, res)
+	}
+	if err != nil {
+		t.Fatalf("request after Drain: %v", err)
+	}
+	if got := len(m.runs); got != 2 {
+		t.Errorf("%d runs, want one per request", got)
+	}
+}

@@ -22,8 +22,9 @@ type versionKey struct{ name, version string }
 // its first request. Dropping one is always safe: a batcher holds no goroutine while
 // idle, and a request that still holds a dropped one is served by it all the same.
 type batchers struct {
-	mu sync.Mutex
-	m  map[versionKey]*batcherEntry // guarded by mu
+	mu       sync.Mutex
+	m        map[versionKey]*batcherEntry // guarded by mu
+	draining bool                         // guarded by mu; set by DrainBatches
 }
 
 type batcherEntry struct {
@@ -80,7 +81,25 @@ func (s *Server) newBatcherLocked(m Model, now time.Time) *batcherEntry {
 	// While a request waits in the queue it stays pending, counted by the batcher.
 	opts.OnQueue = series.Pending().Add
 	e.b = batch.New(m.Run, opts)
+	if s.batchers.draining {
+		e.b.Drain()
+	}
 	return e
+}
+
+// DrainBatches stops every batcher, and those made later, from waiting for batches
+// to fill (see batch.Batcher.Drain): call it when shutdown begins, so that requests
+// already queued run at once instead of waiting out their delay while the server
+// drains.
+func (s *Server) DrainBatches() {
+	s.batchers.mu.Lock()
+	defer s.batchers.mu.Unlock()
+	s.batchers.draining = true
+	for _, e := range s.batchers.m {
+		if e.b != nil {
+			e.b.Drain()
+		}
+	}
 }
 
 // batchable reports whether every input and output of m has an open first dimension,
