@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,9 +57,13 @@ func ReadLabels(r io.Reader) ([]Label, error) {
 		return nil, err
 	}
 	var labels []Label
-	if first == '{' {
+	switch first {
+	case '{':
 		labels, err = readLabelsJSON(br)
-	} else {
+	case '[':
+		return nil, fmt.Errorf("read labels: %w: a JSON array; write JSON lines, one "+
+			"label object a line, or CSV", ErrBadInput)
+	default:
 		labels, err = readLabelsCSV(br)
 	}
 	if err != nil {
@@ -100,9 +105,11 @@ func decodeLabelJSON(text []byte) (Label, error) {
 		SessionEnd   time.Time `json:"session_end"`
 		SweatRate    *float64  `json:"sweat_rate_l_per_h"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	if err := checkKeys(text, "athlete_id", "session_start", "session_end",
+		"sweat_rate_l_per_h"); err != nil {
+		return Label{}, err
+	}
+	if err := json.Unmarshal(text, &raw); err != nil {
 		return Label{}, err
 	}
 	if raw.SweatRate == nil {
@@ -110,6 +117,42 @@ func decodeLabelJSON(text []byte) (Label, error) {
 	}
 	return Label{AthleteID: raw.AthleteID, SessionStart: raw.SessionStart,
 		SessionEnd: raw.SessionEnd, SweatRateLPerH: *raw.SweatRate}, nil
+}
+
+// checkKeys reports a line that is not exactly one JSON object whose keys are among
+// known, each at most once and spelt as given: encoding/json alone would take the
+// last of a repeated key, match keys in any case and ignore what follows the object.
+func checkKeys(text []byte, known ...string) error {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key := tok.(string) // an object's keys are strings, or Token fails
+		switch {
+		case !slices.Contains(known, key):
+			return fmt.Errorf("unknown key %q (known: %s)", key, strings.Join(known, ", "))
+		case seen[key]:
+			return fmt.Errorf("key %q given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("more than one JSON value on the line")
+	}
+	return nil
 }
 
 func readLabelsJSON(r io.Reader) ([]Label, error) {
@@ -142,7 +185,9 @@ func readLabelsJSON(r io.Reader) ([]Label, error) {
 
 func readLabelsCSV(r io.Reader) ([]Label, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
+	// Every line has the header's number of fields: a decimal comma (1,2) or a stray
+	// field is refused, never read as the label 1.
+	cr.FieldsPerRecord = 0
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {

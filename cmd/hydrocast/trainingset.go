@@ -322,7 +322,8 @@ func readLabelFile(path string, every time.Duration) ([]string, []pit.Label, err
 
 	var names []string
 	var labels []pit.Label
-	if strings.HasPrefix(text, "{") || strings.Contains(firstLine, "session_start") {
+	if strings.HasPrefix(text, "{") || strings.HasPrefix(text, "[") ||
+		strings.Contains(firstLine, "session_start") {
 		var sessions []evaluation.Label
 		sessions, err = evaluation.ReadLabels(br)
 		names, labels = []string{models.OutSweatRate}, sessionLabels(sessions, every)
