@@ -138,3 +138,12 @@ func FamilyByName(name string) (Family, bool) {
 	}
 	return Family{}, false
 }
+
+// FamilyNames returns the names of the families, in the order of Families.
+func FamilyNames() []string {
+	names := make([]string, len(Families))
+	for i, f := range Families {
+		names[i] = f.Name
+	}
+	return names
+}

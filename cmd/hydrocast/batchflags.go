@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hydrocast/hydrocast/inference/batch"
-	"github.com/hydrocast/hydrocast/registry"
+	"github.com/hydrocast/hydrocast/models"
 )
 
 // batchFlags are serve's dynamic-batching settings: defaults for every model, and
@@ -76,11 +76,12 @@ func (f *batchFlags) options() (map[string]batch.Options, error) {
 // parseBatchModel reads one --batch-model value, starting from def.
 func parseBatchModel(spec string, def batch.Options) (string, batch.Options, error) {
 	name, settings, ok := strings.Cut(spec, ":")
-	if !ok || settings == "" {
+	if !ok || settings == "" || name == "" {
 		return "", def, fmt.Errorf("want NAME:off or NAME:key=value,…")
 	}
-	if err := registry.CheckModelName(name); err != nil {
-		return "", def, err
+	if _, ok := models.FamilyByName(name); !ok {
+		return "", def, fmt.Errorf("serve runs no model %q (it runs %s)", name,
+			strings.Join(models.FamilyNames(), ", "))
 	}
 	if settings == "off" {
 		return name, batch.Options{}, nil
@@ -90,11 +91,16 @@ func parseBatchModel(spec string, def batch.Options) (string, batch.Options, err
 		// A model turned on alone batches with the batcher's own default size.
 		o.MaxSize = batch.DefaultOptions().MaxSize
 	}
+	seen := map[string]bool{}
 	for kv := range strings.SplitSeq(settings, ",") {
 		key, value, ok := strings.Cut(kv, "=")
 		if !ok {
 			return "", def, fmt.Errorf("%q: want key=value", kv)
 		}
+		if seen[key] {
+			return "", def, fmt.Errorf("%s is given twice", key)
+		}
+		seen[key] = true
 		var err error
 		switch key {
 		case "max-size":

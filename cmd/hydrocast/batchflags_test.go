@@ -90,6 +90,12 @@ func TestBatchFlagsRefused(t *testing.T) {
 		{[]string{"--batch-model", "sweat-rate:max-size"}, `"max-size": want key=value`},
 		{[]string{"--batch-model", "anomaly:off", "--batch-model", "anomaly:max-size=8"},
 			"named twice"},
+		{[]string{"--batch-model", "sweat_rate:max-size=64"},
+			`serve runs no model "sweat_rate" (it runs sweat-rate, thermal-trajectory`},
+		{[]string{"--batch-model", "nosuch:off"}, `no model "nosuch"`},
+		{[]string{"--batch-model", ":off"}, "NAME:off"},
+		{[]string{"--batch-model", "sweat-rate:max-size=4,max-size=8"},
+			"max-size is given twice"},
 	}
 	for _, c := range cases {
 		_, err := parseBatching(t, c.args...)

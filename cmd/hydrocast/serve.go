@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -183,6 +185,10 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	if err := f.check(); err != nil {
 		return err
 	}
+	// The batching flags are checked before anything is opened or written.
+	if _, err := f.batching.options(); err != nil {
+		return err
+	}
 	if err := f.security.checkBind(f.listen, f.httpListen); err != nil {
 		return err
 	}
@@ -285,6 +291,18 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	log.Info("serving", "addr", lis.Addr().String(), "models", set.Versions(),
 		"auth", f.security.authMode, "tls", sec.tls != nil)
+	for _, name := range slices.Sorted(maps.Keys(obs.batching)) {
+		o, model := obs.batching[name], name
+		if name == "" {
+			model = "every other model"
+		}
+		if o.MaxSize < 2 {
+			log.Info("dynamic batching off", "model", model)
+			continue
+		}
+		log.Info("dynamic batching", "model", model, "max_size", o.MaxSize,
+			"max_delay", o.MaxDelay, "instances", o.Instances, "queue_size", o.QueueSize)
+	}
 	go func() { errc <- api.grpc.Serve(lis) }()
 	var hsrv *http.Server
 	if f.httpListen != "" {
