@@ -264,8 +264,8 @@ func (l Label) check() error {
 	case !l.SessionEnd.IsZero() && l.SessionEnd.Sub(l.SessionStart) > MaxSessionLength:
 		return fmt.Errorf("session_end is %s after session_start: want at most %s",
 			l.SessionEnd.Sub(l.SessionStart).Round(time.Minute), MaxSessionLength)
-	case !(l.SweatRateLPerH >= 0 && l.SweatRateLPerH < 10):
-		return fmt.Errorf("sweat_rate_l_per_h %v is outside [0, 10)", l.SweatRateLPerH)
+	case !(l.SweatRateLPerH >= 0 && l.SweatRateLPerH <= 10):
+		return fmt.Errorf("sweat_rate_l_per_h %v is outside [0, 10]", l.SweatRateLPerH)
 	}
 	return nil
 }

@@ -171,8 +171,8 @@ func OutcomeLabel(req *hydrocastv1.RecordOutcomeRequest, now time.Time) (evaluat
 		l.SweatRateLPerH, lossPct = rate, &loss
 	}
 
-	if r := l.SweatRateLPerH; !(r >= 0 && r < 10) {
-		return l, nil, fmt.Errorf("%w: sweat_rate_l_per_h: %.3g L/h is outside [0, 10)",
+	if r := l.SweatRateLPerH; !(r >= 0 && r <= 10) {
+		return l, nil, fmt.Errorf("%w: sweat_rate_l_per_h: %.3g L/h is outside [0, 10]",
 			ErrBadOutcome, r)
 	}
 	return l, lossPct, nil

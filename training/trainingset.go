@@ -213,6 +213,26 @@ func isLabel(name string) bool {
 	return false
 }
 
+// LabelWant says what a value of label column name must be, and whether v is one:
+// within the label's range, and 0 or 1 for a sensor fault. NaN, a missing label,
+// passes. A name that is no label column passes too. hydrocast trainingset checks
+// its labels with it, so that a set it writes is one training reads.
+func LabelWant(name string, v float64) (want string, ok bool) {
+	if math.IsNaN(v) {
+		return "", true
+	}
+	for _, r := range labelRanges {
+		if r.name != name {
+			continue
+		}
+		if name == LabelFault {
+			return "0 or 1", v == 0 || v == 1
+		}
+		return fmt.Sprintf("a value in [%g, %g]", r.min, r.max), v >= r.min && v <= r.max
+	}
+	return "", true
+}
+
 // checkLabels refuses a label of row i outside its range, or infinite.
 func checkLabels(cols *trainingCols, i int, athlete string, asOf time.Time) error {
 	for _, r := range labelRanges {
@@ -220,14 +240,9 @@ func checkLabels(cols *trainingCols, i int, athlete string, asOf time.Time) erro
 		if get == nil {
 			continue
 		}
-		if y := get(i); !math.IsNaN(y) && !(y >= r.min && y <= r.max) {
-			return rowError(athlete, asOf, r.name, y,
-				fmt.Sprintf("a value in [%g, %g]", r.min, r.max))
-		}
-	}
-	if get := cols.labels[LabelFault]; get != nil {
-		if y := get(i); !math.IsNaN(y) && y != 0 && y != 1 {
-			return rowError(athlete, asOf, LabelFault, y, "0 or 1")
+		y := get(i)
+		if want, ok := LabelWant(r.name, y); !ok {
+			return rowError(athlete, asOf, r.name, y, want)
 		}
 	}
 	return nil

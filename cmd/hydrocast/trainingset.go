@@ -446,13 +446,6 @@ func instantColumns(header []string) (cols []int, names []string, err error) {
 	return append([]int{athlete, at}, cols...), names, nil
 }
 
-// labelRanges bound the plausible values of the labels; others are typing errors.
-var labelRanges = map[string][2]float64{
-	models.OutSweatRate: {0, 10}, training.LabelSweatBaseline: {0, 10},
-	models.OutCoreTemp15m: {30, 45}, models.OutCoreTemp30m: {30, 45},
-	models.OutCoreTemp60m: {30, 45}, training.LabelFault: {0, 1},
-}
-
 // instantLabel reads one line; cols holds the athlete, time and label columns, and
 // names the labels'.
 func instantLabel(rec []string, cols []int, names []string) (pit.Label, error) {
@@ -480,8 +473,8 @@ func instantLabel(rec []string, cols []int, names []string) (pit.Label, error) {
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			return l, fmt.Errorf("%s: %q is not a number", names[k], s)
 		}
-		if r := labelRanges[names[k]]; v < r[0] || v > r[1] {
-			return l, fmt.Errorf("%s: %v is outside [%v, %v]", names[k], v, r[0], r[1])
+		if want, ok := training.LabelWant(names[k], v); !ok {
+			return l, fmt.Errorf("%s: %v: want %s", names[k], v, want)
 		}
 		l.Values[k] = v
 	}

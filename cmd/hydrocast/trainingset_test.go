@@ -93,7 +93,9 @@ func TestReadLabelFilesRefuses(t *testing.T) {
 		{"bad number", "athlete_id,time,sensor_fault\na,2026-07-01T09:00:00Z,0\n" +
 			"a,2026-07-01T09:01:00Z,yes\n", `line 3: sensor_fault: "yes"`},
 		{"out of range", "athlete_id,time,core_temp_30m_c\na,2026-07-01T09:00:00Z,98.6\n",
-			"line 2: core_temp_30m_c: 98.6 is outside"},
+			"line 2: core_temp_30m_c: 98.6: want a value in [30, 45]"},
+		{"fault not 0 or 1", "athlete_id,time,sensor_fault\na,2026-07-01T09:00:00Z,0.5\n",
+			"line 2: sensor_fault: 0.5: want 0 or 1"},
 		{"no athlete", "athlete_id,time,sensor_fault\n,2026-07-01T09:00:00Z,1\n",
 			"line 2: athlete_id is empty"},
 		{"short line", "athlete_id,time,sensor_fault\na\n", "line 2"},
@@ -130,6 +132,11 @@ func FuzzReadInstantLabels(f *testing.F) {
 		for _, l := range labels {
 			if l.AthleteID == "" || l.Time.IsZero() || len(l.Values) != len(names) {
 				t.Fatalf("label %+v for names %v", l, names)
+			}
+			for i, v := range l.Values {
+				if want, ok := training.LabelWant(names[i], v); !ok {
+					t.Fatalf("label %s = %v accepted, training wants %s", names[i], v, want)
+				}
 			}
 		}
 	})
