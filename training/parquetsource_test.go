@@ -106,11 +106,11 @@ func writeTrainingSet(t testing.TB, path string, src pit.Source, names []string,
 		t.Fatal(err)
 	}
 	defer f.Close()
-	n, err := pit.WriteParquet(context.Background(), f, src, names, labels, nil)
+	written, err := pit.WriteParquet(context.Background(), f, src, names, labels, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != int64(len(labels)) {
+	if n := written.Rows; n != int64(len(labels)) {
 		t.Fatalf("%d rows written for %d labels", n, len(labels))
 	}
 }

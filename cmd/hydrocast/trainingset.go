@@ -153,14 +153,30 @@ func runTrainingSet(ctx context.Context, g *globals, f *trainingSetFlags,
 	defer store.Close()
 
 	began := time.Now()
-	n, err := writeTrainingSet(ctx, store, set, opts, f.out, stderr)
+	written, err := writeTrainingSet(ctx, store, set, opts, f.out, stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %d rows (%d labelled instants, labels %s) to %s in %s\n", n,
-		len(set.labels), strings.Join(set.names, ", "), f.out,
+	fmt.Fprintf(stdout, "wrote %d rows (%d labelled instants, labels %s) to %s in %s\n",
+		written.Rows, len(set.labels), strings.Join(set.names, ", "), f.out,
 		time.Since(began).Round(time.Millisecond))
+	warnWithoutReadings(stderr, written, dir)
 	return nil
+}
+
+// warnWithoutReadings warns when over half the rows written have every feature
+// missing: their athletes have no readings in the store before the labels, which
+// training can do little with.
+func warnWithoutReadings(w io.Writer, written pit.Written, store string) {
+	switch {
+	case written.Rows == 0:
+		fmt.Fprintf(w, "warning: no label fell where %s holds readings (check --from "+
+			"and the labels' times)\n", store)
+	case 2*written.WithoutReadings > written.Rows:
+		fmt.Fprintf(w, "warning: %d of %d rows have no reading of their athlete before "+
+			"them, so every feature is missing; check the athlete ids and times against "+
+			"%s\n", written.WithoutReadings, written.Rows, store)
+	}
 }
 
 // minLabelEvery is the shortest --every: rows closer than the readings' 30 s cadence
@@ -211,24 +227,24 @@ func checkOut(out string, labels []string, store string, force bool) error {
 // writeTrainingSet writes the training set to path through a temporary file, so
 // that a failed build leaves no half file behind, showing a bar per partition.
 func writeTrainingSet(ctx context.Context, store *offline.Store, set *labelSet,
-	opts *pit.Options, path string, stderr io.Writer) (int64, error) {
+	opts *pit.Options, path string, stderr io.Writer) (pit.Written, error) {
 	last := slices.MaxFunc(set.labels, func(a, b pit.Label) int {
 		return a.Time.Compare(b.Time)
 	}).Time
 	parts, err := store.Partitions(opts.From, last.Add(time.Nanosecond))
 	if err != nil {
-		return 0, fmt.Errorf("--offline: %w", err)
+		return pit.Written{}, fmt.Errorf("--offline: %w", err)
 	}
 	bar := newProgress(stderr, len(parts), "replaying days")
 	src := &countingSource{src: store, done: func(n int) { bar.set(n) }}
 
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".trainingset-*.tmp")
 	if err != nil {
-		return 0, fmt.Errorf("--out: %w", err)
+		return pit.Written{}, fmt.Errorf("--out: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	n, err := pit.WriteParquet(ctx, w, src, set.names, set.labels, opts)
+	written, err := pit.WriteParquet(ctx, w, src, set.names, set.labels, opts)
 	bar.finish()
 	if err == nil {
 		err = w.Flush()
@@ -237,12 +253,12 @@ func writeTrainingSet(ctx context.Context, store *offline.Store, set *labelSet,
 		err = cerr
 	}
 	if err != nil {
-		return 0, fmt.Errorf("write training set: %w", err)
+		return pit.Written{}, fmt.Errorf("write training set: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, fmt.Errorf("--out: %w", err)
+		return pit.Written{}, fmt.Errorf("--out: %w", err)
 	}
-	return n, nil
+	return written, nil
 }
 
 // countingSource passes a store's days on and reports how many went by.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hydrocast/hydrocast/evaluation"
+	"github.com/hydrocast/hydrocast/features/pit"
 	"github.com/hydrocast/hydrocast/inference"
 	"github.com/hydrocast/hydrocast/models"
 	"github.com/hydrocast/hydrocast/training"
@@ -279,5 +281,28 @@ func TestTrainingSetOutRefused(t *testing.T) {
 	}
 	if err := checkOut(filepath.Join(dir, "new.parquet"), nil, store, false); err != nil {
 		t.Errorf("a new file: %v", err)
+	}
+}
+
+// TestWarnWithoutReadings warns when no row, or most rows, of a set have a reading
+// of their athlete before them, and stays quiet otherwise.
+func TestWarnWithoutReadings(t *testing.T) {
+	cases := []struct {
+		written pit.Written
+		want    string // "" for no warning
+	}{
+		{pit.Written{Rows: 0}, "no label fell where store/ holds readings"},
+		{pit.Written{Rows: 21, WithoutReadings: 21}, "21 of 21 rows have no reading"},
+		{pit.Written{Rows: 10, WithoutReadings: 6}, "6 of 10 rows"},
+		{pit.Written{Rows: 10, WithoutReadings: 5}, ""},
+		{pit.Written{Rows: 72, WithoutReadings: 0}, ""},
+	}
+	for _, c := range cases {
+		var buf bytes.Buffer
+		warnWithoutReadings(&buf, c.written, "store/")
+		got := buf.String()
+		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("%+v: printed %q, want %q", c.written, got, c.want)
+		}
 	}
 }

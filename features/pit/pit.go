@@ -148,14 +148,24 @@ func Build(ctx context.Context, src Source, names []string, labels []Label,
 	return concat(b.mem, tbl)
 }
 
+// Written counts what WriteParquet wrote.
+type Written struct {
+	// Rows is the number of rows, one per label.
+	Rows int64
+	// WithoutReadings is how many of them had no reading of their athlete before
+	// them, so that every feature is missing: a label of an athlete the store does
+	// not know, or from before the store's first day.
+	WithoutReadings int64
+}
+
 // WriteParquet writes the training set of the labels to w as one Parquet file, in
-// the order of Build, and returns its number of rows. It holds a day of labels at a
+// the order of Build, and says how many rows it wrote. It holds a day of labels at a
 // time, not the whole set. The file's key-value metadata holds the schema's.
 func WriteParquet(ctx context.Context, w io.Writer, src Source, names []string,
-	labels []Label, opts *Options) (int64, error) {
+	labels []Label, opts *Options) (Written, error) {
 	b, err := newBuilder(names, labels, opts)
 	if err != nil {
-		return 0, err
+		return Written{}, err
 	}
 	// The writer stores the schema's metadata as the file's key-value metadata.
 	var n int64
@@ -166,10 +176,11 @@ func WriteParquet(ctx context.Context, w io.Writer, src Source, names []string,
 				return write(rec)
 			})
 		})
+	written := Written{Rows: n, WithoutReadings: b.withoutReadings}
 	if err != nil {
-		return n, fmt.Errorf("write training set: %w", err)
+		return written, err
 	}
-	return n, nil
+	return written, nil
 }
 
 // TrainingRowGroupRows bounds the rows of a training set's row group, which the
@@ -207,6 +218,8 @@ type builder struct {
 	mem      memory.Allocator
 	athletes map[string]*athlete
 	last     time.Time // the latest label time
+
+	withoutReadings int64 // labels taken before any reading of their athlete
 }
 
 // athlete is the replay state of one labelled athlete.
@@ -370,6 +383,9 @@ func (b *builder) replay(a *athlete, horizon time.Time, out []result) []result {
 		}
 		for ; i < len(a.pending) && !b.key(&a.pending[i]).After(at); i++ {
 			apply(a.w, &a.pending[i])
+		}
+		if a.w.Newest().IsZero() {
+			b.withoutReadings++
 		}
 		out = append(out, result{label: a.labels[a.next], v: vectorAt(a.w, at)})
 	}

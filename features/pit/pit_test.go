@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -355,6 +356,18 @@ func TestUnknownAthleteGetsMissingFeatures(t *testing.T) {
 	if !slices.Equal(values[0], labels[0].Values) {
 		t.Fatalf("labels %v, want %v", values[0], labels[0].Values)
 	}
+
+	// WriteParquet counts such rows, so that a set of them can be warned about.
+	known := pit.Label{AthleteID: "ann", Time: t0.Add(30 * time.Minute),
+		Values: []float64{1, math.NaN()}}
+	written, err := pit.WriteParquet(context.Background(), io.Discard, s, labelNames,
+		append(labels, known), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written != (pit.Written{Rows: 2, WithoutReadings: 1}) {
+		t.Errorf("written %+v, want 2 rows of which 1 without readings", written)
+	}
 }
 
 func TestInvalidInput(t *testing.T) {
@@ -403,11 +416,11 @@ func TestWriteParquet(t *testing.T) {
 	}
 	defer want.Release()
 	var buf bytes.Buffer
-	n, err := pit.WriteParquet(ctx, &buf, s, labelNames, labels, opts)
+	written, err := pit.WriteParquet(ctx, &buf, s, labelNames, labels, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != int64(len(labels)) {
+	if n := written.Rows; n != int64(len(labels)) {
 		t.Fatalf("wrote %d rows, want %d", n, len(labels))
 	}
 
