@@ -149,8 +149,8 @@ func (b *Batcher) Do(ctx context.Context, inputs []ort.Tensor) (Result, error) {
 	b.mu.Lock()
 	if len(b.queue) >= b.opts.QueueSize {
 		b.mu.Unlock()
-		return Result{}, fmt.Errorf("%w: %d requests waiting", ErrQueueFull,
-			b.opts.QueueSize)
+		return Result{}, &QueueFullError{Places: b.opts.QueueSize,
+			RetryAfter: b.retryAfter()}
 	}
 	b.queue = append(b.queue, c)
 	b.rows += rows
@@ -176,6 +176,26 @@ func (b *Batcher) Do(ctx context.Context, inputs []ort.Tensor) (Result, error) {
 		b.dequeue(c)
 		return Result{}, ctx.Err()
 	}
+}
+
+// QueueFullError is ErrQueueFull with what a caller needs to pace a retry.
+type QueueFullError struct {
+	Places     int           // the queue's size, all taken
+	RetryAfter time.Duration // when a place is likely free: a batch's delay, 1 ms at least
+}
+
+func (e *QueueFullError) Error() string {
+	return fmt.Sprintf("%v: all %d places taken; retry in %v", ErrQueueFull, e.Places,
+		e.RetryAfter)
+}
+
+// Is makes errors.Is(err, ErrQueueFull) hold.
+func (e *QueueFullError) Is(target error) bool { return target == ErrQueueFull }
+
+// retryAfter is how long a refused caller should wait: a batch forms within
+// MaxDelay of its first request, and then places free up.
+func (b *Batcher) retryAfter() time.Duration {
+	return max(b.opts.MaxDelay, time.Millisecond)
 }
 
 // Drain makes the Batcher stop waiting for batches to fill: what is queued runs now,

@@ -2,7 +2,9 @@ package oip
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/hydrocast/hydrocast/models/ort"
 )
@@ -110,6 +112,10 @@ func restTensors(infos []ort.TensorInfo) []restTensorMetadata {
 
 func writeError(w http.ResponseWriter, err error) {
 	_, code, msg := statusOf(err)
+	if after, ok := retryAfter(err); ok {
+		// Retry-After counts whole seconds.
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(after.Seconds())))))
+	}
 	writeJSON(w, code, restError{Error: msg})
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/hydrocast/hydrocast/inference/batch"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 var (
@@ -49,8 +52,26 @@ func statusOf(err error) (codes.Code, int, string) {
 	return codes.Internal, http.StatusInternalServerError, "internal error"
 }
 
-// grpcError turns a core error into a gRPC status error.
+// grpcError turns a core error into a gRPC status error. A full batch queue's
+// carries RetryInfo, as the server's other overload refusals do.
 func grpcError(err error) error {
 	code, _, msg := statusOf(err)
-	return status.Error(code, msg)
+	st := status.New(code, msg)
+	if after, ok := retryAfter(err); ok {
+		if detailed, derr := st.WithDetails(&errdetails.RetryInfo{
+			RetryDelay: durationpb.New(after)}); derr == nil {
+			st = detailed
+		}
+	}
+	return st.Err()
+}
+
+// retryAfter returns how long a caller refused with err should wait before it
+// retries, when err says.
+func retryAfter(err error) (time.Duration, bool) {
+	var full *batch.QueueFullError
+	if errors.As(err, &full) {
+		return full.RetryAfter, true
+	}
+	return 0, false
 }

@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
+
+	"github.com/hydrocast/hydrocast/inference/batch"
 
 	"google.golang.org/grpc/codes"
 )
@@ -40,5 +45,26 @@ func TestStatusOf(t *testing.T) {
 					c.http, c.message)
 			}
 		})
+	}
+}
+
+// TestQueueFullSaysWhenToRetry: a full batch queue answers 429 with Retry-After in
+// whole seconds, at least one, over REST.
+func TestQueueFullSaysWhenToRetry(t *testing.T) {
+	for after, want := range map[time.Duration]string{
+		250 * time.Microsecond: "1", 1500 * time.Millisecond: "2", time.Minute: "60"} {
+		rec := httptest.NewRecorder()
+		err := fmt.Errorf("sweat-rate v1: %w",
+			&batch.QueueFullError{Places: 8, RetryAfter: after})
+		writeError(rec, err)
+		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != want {
+			t.Errorf("retry after %v: %d with Retry-After %q, want 429 with %q", after,
+				rec.Code, rec.Header().Get("Retry-After"), want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	writeError(rec, ErrModelNotReady)
+	if got := rec.Header().Get("Retry-After"); got != "" {
+		t.Errorf("model not ready: Retry-After %q, want none", got)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -213,14 +214,26 @@ func TestFullBatchQueueAnswersResourceExhausted(t *testing.T) {
 	// Nothing runs for a minute, so the queue holds two and refuses the third.
 	ctx, cancel := context.WithCancel(context.Background())
 	codesc := make(chan codes.Code, 3)
+	refused := make(chan *status.Status, 3)
 	for range 3 {
 		go func() {
 			_, err := client.ModelInfer(ctx, linearRequest([]float32{1, 2, 3}))
 			codesc <- status.Code(err)
+			refused <- status.Convert(err)
 		}()
 	}
 	if c := <-codesc; c != codes.ResourceExhausted {
 		t.Fatalf("first answer %v, want ResourceExhausted", c)
+	}
+	// The refusal says when to retry: after a batch's delay, a minute here.
+	var retry *errdetails.RetryInfo
+	for _, d := range (<-refused).Details() {
+		if r, ok := d.(*errdetails.RetryInfo); ok {
+			retry = r
+		}
+	}
+	if retry == nil || retry.GetRetryDelay().AsDuration() != time.Minute {
+		t.Errorf("RetryInfo %v, want a delay of 1m", retry)
 	}
 	cancel()
 	for range 2 {
