@@ -356,8 +356,9 @@ func TestWrongMethodOnARouteIs405(t *testing.T) {
 		{"POST", "/v2/models/sweat-rate/infer", http.StatusNoContent, ""},
 		{"GET", "/v2/models/sweat-rate/infer", http.StatusMethodNotAllowed, "POST"},
 		{"DELETE", "/v2/health/live", http.StatusMethodNotAllowed, "GET, HEAD"},
-		// A path no route has is refused as before, not told apart.
-		{"GET", "/v3/secrets", http.StatusForbidden, ""},
+		// A path no route has is not found, whatever the method.
+		{"GET", "/v3/secrets", http.StatusNotFound, ""},
+		{"POST", "/v2/models/sweat-rate/infer/", http.StatusNotFound, ""},
 	}
 	for _, tc := range cases {
 		w := httptest.NewRecorder()

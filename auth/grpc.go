@@ -99,7 +99,9 @@ func grpcStatus(d *denial) error {
 	switch d.kind {
 	case deniedUnauthenticated:
 		return status.Error(codes.Unauthenticated, "missing or invalid bearer token")
-	case deniedForbidden:
+	case deniedForbidden, deniedUnknown:
+		// serve refuses to start with a method the policy lacks, so an unknown one
+		// reaching here is a probe: it learns no more than a forbidden call.
 		return status.Error(codes.PermissionDenied, "not allowed for this caller")
 	case deniedUnavailable:
 		return withRetry(codes.Unavailable, "cannot check tokens now", d.retryAfter)

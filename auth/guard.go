@@ -111,6 +111,7 @@ const (
 	deniedUnavailable // token keys could not be fetched
 	deniedOverloaded  // no free in-flight slot
 	deniedMethod      // HTTP: the path is routed, but not for this method
+	deniedUnknown     // no route or method of the policy: HTTP 404, gRPC as forbidden
 )
 
 // enter takes an in-flight slot for a call that needs one and reports whether it
@@ -149,7 +150,7 @@ func (g *Guard) check(ctx context.Context, c call) (Principal, *denial) {
 		if c.allow != "" {
 			return Principal{}, &denial{kind: deniedMethod, allow: c.allow}
 		}
-		return Principal{}, &denial{kind: deniedForbidden}
+		return Principal{}, &denial{kind: deniedUnknown}
 	}
 	if c.rule.Perm == PermPublic {
 		return Principal{}, nil

@@ -69,6 +69,8 @@ func writeDenial(w http.ResponseWriter, d *denial, hadToken bool) {
 		w.Header().Set("WWW-Authenticate", challenge)
 	case deniedForbidden:
 		code, msg = http.StatusForbidden, "not allowed for this caller"
+	case deniedUnknown:
+		code, msg = http.StatusNotFound, "no such path"
 	case deniedUnavailable:
 		code, msg = http.StatusServiceUnavailable, "cannot check tokens now"
 	case deniedOverloaded:

@@ -316,7 +316,7 @@ func TestServedRESTMatrix(t *testing.T) {
 		}
 		resp.Body.Close()
 		denied := resp.StatusCode == http.StatusUnauthorized ||
-			resp.StatusCode == http.StatusForbidden
+			resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound
 		if denied == tc.allowed {
 			t.Errorf("%s %s (token %v): %d, want allowed=%v", tc.verb, tc.path,
 				tc.bearer != "", resp.StatusCode, tc.allowed)
