@@ -25,6 +25,10 @@ func (p jsonPayload) decode(t ort.ElementType, n int) (any, error) {
 		return nil, fmt.Errorf("read data: %v", err)
 	}
 
+	if _, ok := tree.(map[string]any); ok {
+		return nil, fmt.Errorf("data is an object; want the values in an array, " +
+			"flat or nested, in row-major order")
+	}
 	leaves := flatten(tree, nil)
 	if len(leaves) != n {
 		return nil, fmt.Errorf("%d values in data, the shape needs %d", len(leaves), n)

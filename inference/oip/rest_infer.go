@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"reflect"
 	"strconv"
 )
 
@@ -102,6 +103,36 @@ func (s *Server) restInfer(w http.ResponseWriter, r *http.Request) {
 	w.Write(bin)
 }
 
+// jsonError says what encoding/json found wrong in a request in the protocol's
+// terms: a value of the wrong kind names its field and the kind wanted, not the Go
+// type that would have held it.
+func jsonError(err error) string {
+	te, ok := errors.AsType[*json.UnmarshalTypeError](err)
+	if !ok || te.Type == nil {
+		return err.Error()
+	}
+	want := "a value of another kind"
+	switch te.Type.Kind() {
+	case reflect.String:
+		want = "a string"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "a whole number"
+	case reflect.Float32, reflect.Float64:
+		want = "a number"
+	case reflect.Slice, reflect.Array:
+		want = "an array"
+	case reflect.Struct, reflect.Map:
+		want = "an object"
+	}
+	if te.Field == "" {
+		return fmt.Sprintf("the body is a JSON %s; want an object", te.Value)
+	}
+	return fmt.Sprintf("%s is a JSON %s; want %s", te.Field, te.Value, want)
+}
+
 // restInferBody serves an inference request and returns the response's JSON object
 // and the binary data that follows it.
 func (s *Server) restInferBody(w http.ResponseWriter, r *http.Request,
@@ -124,6 +155,10 @@ func (s *Server) restInferBody(w http.ResponseWriter, r *http.Request,
 
 // fromREST reads an inference request body, at most Options.MaxRequestBytes of it.
 func (s *Server) fromREST(w http.ResponseWriter, r *http.Request) (*restQuery, error) {
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+		return nil, fmt.Errorf("%w: %w: Content-Encoding %s; send the body uncompressed",
+			ErrInvalidRequest, errEncoding, enc)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.opts.MaxRequestBytes)))
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return nil, fmt.Errorf("%w: %w: the limit is %d bytes", ErrInvalidRequest,
@@ -138,7 +173,7 @@ func (s *Server) fromREST(w http.ResponseWriter, r *http.Request) (*restQuery, e
 	}
 	var parsed restInferRequest
 	if err := json.Unmarshal(doc, &parsed); err != nil {
-		return nil, invalid("read JSON body: %v", err)
+		return nil, invalid("read JSON body: %s", jsonError(err))
 	}
 
 	q := &restQuery{req: &request{

@@ -220,6 +220,15 @@ func TestRESTInferErrors(t *testing.T) {
 			503, []string{"not ready"}},
 		{"not JSON", "/v2/models/linear/infer", `{"inputs":`, 400,
 			[]string{"read JSON body"}},
+		{"id of the wrong kind", "/v2/models/linear/infer", `{"id":123,"inputs":[]}`, 400,
+			[]string{"read JSON body: id is a JSON number; want a string"}},
+		{"shape of the wrong kind", "/v2/models/linear/infer",
+			feature("FP32", `"[1,3]"`, "[1,2,3]"), 400,
+			[]string{"inputs.shape is a JSON string; want an array"}},
+		{"body an array", "/v2/models/linear/infer", `[]`, 400,
+			[]string{"the body is a JSON array; want an object"}},
+		{"data an object", "/v2/models/linear/infer", feature("FP32", "[1,3]", `{"a":1}`),
+			400, []string{"data is an object"}},
 		{"count", "/v2/models/linear/infer", feature("FP32", "[2,3]", "[1,2,3]"), 400,
 			[]string{`input \"features\"`, "3 values in data, the shape needs 6"}},
 		{"no data", "/v2/models/linear/infer",
@@ -267,6 +276,32 @@ func TestRESTInferErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRESTCompressedBody: a body in a content encoding the server does not read is
+// refused as such (415), not as bad JSON, and an uncompressed body under such a
+// header is not read as if the header were absent.
+func TestRESTCompressedBody(t *testing.T) {
+	ts, _ := restServer(t)
+	body := `{"inputs":[{"name":"features","datatype":"FP32","shape":[1,3],` +
+		`"data":[1,2,3]}]}`
+	req, err := http.NewRequest("POST", ts.URL+"/v2/models/linear/infer",
+		strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType ||
+		!strings.Contains(string(got), "Content-Encoding gzip") {
+		t.Errorf("gzip body: %d %s, want 415 naming Content-Encoding gzip",
+			resp.StatusCode, got)
 	}
 }
 

@@ -20,6 +20,9 @@ var (
 
 	// errNotJSON marks outputs that JSON cannot carry (NaN and infinities).
 	errNotJSON = errors.New("output not representable in JSON")
+
+	// errEncoding marks a REST body in a content encoding the server does not read.
+	errEncoding = errors.New("content encoding not supported")
 )
 
 // statusOf is the one place where errors become what a caller sees: a gRPC code, an
@@ -30,6 +33,8 @@ func statusOf(err error) (codes.Code, int, string) {
 	switch {
 	case errors.Is(err, errTooLarge):
 		return codes.InvalidArgument, http.StatusRequestEntityTooLarge, err.Error()
+	case errors.Is(err, errEncoding):
+		return codes.InvalidArgument, http.StatusUnsupportedMediaType, err.Error()
 	case errors.Is(err, ErrInvalidRequest):
 		return codes.InvalidArgument, http.StatusBadRequest, err.Error()
 	case errors.Is(err, ErrUnsupported):
