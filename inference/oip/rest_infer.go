@@ -139,6 +139,11 @@ func (s *Server) restInferBody(w http.ResponseWriter, r *http.Request,
 	rec *record) ([]byte, []byte, error) {
 	q, err := s.fromREST(w, r)
 	if err != nil {
+		// A body that cannot be read is still counted against the model it was
+		// sent to, when that model exists.
+		if m, merr := s.model(r.PathValue("model"), r.PathValue("version")); merr == nil {
+			rec.model, rec.version = m.Name(), m.Version()
+		}
 		return nil, nil, err
 	}
 	resp, err := s.infer(r.Context(), q.req, rec)

@@ -77,6 +77,13 @@ func TestMetricsCountRequestsByCodeModelVersion(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("REST infer: %d %s", rec.Code, rec.Body)
 	}
+	// A body that is not JSON counts against the model it was sent to.
+	rec = httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost,
+		"/v2/models/linear/infer", strings.NewReader(`{"inputs":`)))
+	if rec.Code != http.StatusBadRequest {
+		t.Fatalf("REST infer of a broken body: %d %s", rec.Code, rec.Body)
+	}
 
 	metrics := httptest.NewServer(telemetry.Handler(reg))
 	defer metrics.Close()
@@ -85,7 +92,7 @@ func TestMetricsCountRequestsByCodeModelVersion(t *testing.T) {
 		`version and gRPC status code (REST requests by the code their HTTP status ` +
 		`stands for).
 # TYPE hydrocast_inference_requests_total counter
-hydrocast_inference_requests_total{code="InvalidArgument",model="linear",version="3"} 3
+hydrocast_inference_requests_total{code="InvalidArgument",model="linear",version="3"} 4
 hydrocast_inference_requests_total{code="NotFound",model="",version=""} 2
 hydrocast_inference_requests_total{code="OK",model="linear",version="3"} 6
 `
@@ -102,8 +109,9 @@ hydrocast_inference_requests_total{code="OK",model="linear",version="3"} 6
 	if count, _ := histogram(t, reg, "hydrocast_inference_compute_duration_seconds"); count != 6 {
 		t.Errorf("compute durations: %d observed, want 6", count)
 	}
-	if count, _ := histogram(t, reg, "hydrocast_inference_request_duration_seconds"); count != 11 {
-		t.Errorf("request durations: %d observed, want 11", count)
+	// Every request answered, refused ones too: 5 + 3 + 2 over gRPC, 2 over REST.
+	if count, _ := histogram(t, reg, "hydrocast_inference_request_duration_seconds"); count != 12 {
+		t.Errorf("request durations: %d observed, want 12", count)
 	}
 }
 
