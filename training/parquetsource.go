@@ -144,7 +144,7 @@ func trainingSetColumns(f *offline.File) ([]string, error) {
 		}
 	}
 	if !slices.ContainsFunc(familyLabels, sc.HasField) {
-		missing = append(missing, "a label column ("+strings.Join(familyLabels, ", ")+")")
+		missing = append(missing, "label column ("+strings.Join(familyLabels, ", ")+")")
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("training set %s: %w: no %s", f.Name(), ErrTrainingSet,

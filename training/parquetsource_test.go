@@ -402,7 +402,7 @@ func TestParquetSourceRefuses(t *testing.T) {
 		want []string
 	}{
 		{filepath.Join(dir, "baseline-only.parquet"), training.ErrTrainingSet,
-			[]string{"baseline-only.parquet", "no a label column", models.OutSweatRate}},
+			[]string{"baseline-only.parquet", "no label column", models.OutSweatRate}},
 		{noAsOf, training.ErrTrainingSet, []string{"no-as-of.parquet", "no column as_of"}},
 		{badAthlete, training.ErrTrainingSet, []string{"int-athlete.parquet",
 			"athlete_id is int64"}},

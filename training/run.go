@@ -242,7 +242,7 @@ func Run(ctx context.Context, o Options, progress func(Progress)) (Report, error
 	fingerprint := data.card.Fingerprint
 	if len(rep.TrainAthletes) < 2 || len(rep.TestAthletes) < 1 {
 		return Report{}, fmt.Errorf("train: %d training and %d held-out athletes: want at "+
-			"least 2 and 1 (change the test share or simulate more athletes)",
+			"least 2 and 1 (change the test share, or bring data of more athletes)",
 			len(rep.TrainAthletes), len(rep.TestAthletes))
 	}
 	split := splitSets(rep.TrainAthletes, rep.TestAthletes)

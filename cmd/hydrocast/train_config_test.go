@@ -287,7 +287,7 @@ func TestJobConfigTrainingSet(t *testing.T) {
 		{"missing", "source:\n  parquet:\n    trainingset: " + set + ".gone\n",
 			"source.parquet.trainingset"},
 		{"unlabelled", "source:\n  parquet:\n    trainingset: " + unlabelled + "\n",
-			"no a label column"},
+			"no label column"},
 		{"bigquery", "source:\n  type: bigquery\n  parquet:\n    trainingset: x\n" +
 			"  bigquery:\n    project: p\n    dataset: d\n    table: t\n" +
 			"    labels_table: l\n", "source.parquet"},
