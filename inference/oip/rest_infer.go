@@ -259,7 +259,9 @@ func sizeParam(params map[string]any, key string) (int, bool, error) {
 	}
 	f, isNumber := v.(float64)
 	if !isNumber || f < 0 || f != math.Trunc(f) || f > math.MaxInt32 {
-		return 0, false, fmt.Errorf("parameter %s is %v, not a byte count", key, v)
+		text, _ := json.Marshal(v) // as sent: a string "44" shows its quotes
+		return 0, false, fmt.Errorf("parameter %s is %s, not a byte count (want a "+
+			"whole number of bytes)", key, text)
 	}
 	return int(f), true, nil
 }
