@@ -3,7 +3,6 @@ package inference_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/hydrocast/hydrocast/features"
 )
@@ -13,14 +12,7 @@ import (
 // three models and the assessment. It has no reference in make bench's table; it is
 // there to profile what Assess adds to a call (go test -bench Assess -cpuprofile).
 func BenchmarkAssess(b *testing.B) {
-	reg := openRegistry(b)
-	ms := testModels()
-	publishAll(b, reg, ms)
-	set := loadSet(b, reg)
-	defer set.Close()
-	store := features.NewStore(nil)
-	workout(b, store, "a1")
-	asOf := start.Add(20 * time.Minute)
+	set, store, asOf := workedOut(b)
 	ctx := context.Background()
 	v := features.NewVector()
 

@@ -156,16 +156,22 @@ func workoutFor(t testing.TB, store features.OnlineStore, athlete string, d time
 	}
 }
 
-func TestAssessRunsModelsByFeatureName(t *testing.T) {
+// workedOut returns the test models' set, closed with t, and an in-memory store
+// holding athlete a1's 20-minute workout, which ends at the time returned.
+func workedOut(t testing.TB) (*inference.ModelSet, *features.Store, time.Time) {
+	t.Helper()
 	reg := openRegistry(t)
-	ms := testModels()
-	publishAll(t, reg, ms)
+	publishAll(t, reg, testModels())
 	set := loadSet(t, reg)
-	defer set.Close()
-
+	t.Cleanup(func() { set.Close() })
 	store := features.NewStore(nil)
 	workout(t, store, "a1")
-	asOf := start.Add(20 * time.Minute)
+	return set, store, start.Add(20 * time.Minute)
+}
+
+func TestAssessRunsModelsByFeatureName(t *testing.T) {
+	set, store, asOf := workedOut(t)
+	ms := testModels()
 	v := features.NewVector()
 	if err := store.Vector(context.Background(), "a1", asOf, v); err != nil {
 		t.Fatal(err)
