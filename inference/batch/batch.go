@@ -103,7 +103,7 @@ type Result struct {
 type Batcher struct {
 	run  RunFunc
 	opts Options
-	wake chan struct{} // tells a waiting worker that MaxSize rows are queued
+	wake chan struct{} // tells a waiting worker that MaxSize rows are queued, or to drain
 
 	mu       sync.Mutex
 	queue    []*call // guarded by mu; oldest first
@@ -159,7 +159,7 @@ func (b *Batcher) Do(ctx context.Context, inputs []ort.Tensor) (Result, error) {
 	case b.workers < b.opts.Instances:
 		b.workers++
 		go b.work()
-	case b.rows >= b.opts.MaxSize:
+	case b.rows >= b.opts.MaxSize || b.draining:
 		select {
 		case b.wake <- struct{}{}:
 		default:
