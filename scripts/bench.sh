@@ -148,11 +148,34 @@ start_server() {
 # The batching load tests compare servers with dynamic batching on and off, at 256
 # callers, on two models: the served sweat-rate model, whose run is a small part of a
 # call's cost, and a compute-bound network of the same inputs and outputs (two hidden
-# layers of 2048 units, `benchprep heavy`) in a registry of its own. The servers
+# layers of heavy_width units, `benchprep heavy`) in a registry of its own. The servers
 # started for them serve no features (they answer only ModelInfer here), so that they
 # share nothing with the first but the registry.
 readonly batch_flags=(--batch-max-size 64 --batch-max-delay 250us)
-readonly heavy_width=2048
+
+# last_level_cache_kib prints the size of the CPU's largest cache in KiB, 0 if unknown.
+last_level_cache_kib() {
+	local f s kib=0
+	for f in /sys/devices/system/cpu/cpu0/cache/index*/size; do
+		s=$(cat "$f" 2>/dev/null) || continue
+		s=${s%K}
+		[[ $s =~ ^[0-9]+$ ]] && ((s > kib)) && kib=$s
+	done
+	echo "$kib"
+}
+
+# One row through a wide layer reads each of its weights once; a batch of 64 reads
+# them once for all 64 rows, which is the saving batching exists for. Where the
+# weights fit in the last-level cache, a row reads them from there and the saving
+# shrinks to the arithmetic's, so the hidden layers are made wide enough for the
+# middle layer's weights (4 bytes each) to exceed that cache: 2,048 units (16 MiB) at
+# least, 4,096 (64 MiB) for caches of 16 to 64 MiB, and 8,192 at most.
+cache_kib=$(last_level_cache_kib)
+heavy_width=2048
+while ((heavy_width < 8192 && heavy_width * heavy_width * 4 / 1024 <= cache_kib)); do
+	heavy_width=$((heavy_width * 2))
+done
+readonly heavy_width
 heavy_home=$out/home-heavy
 batch_addr=
 heavy_addr=
@@ -183,7 +206,8 @@ start_batching_servers() {
 		say "the batching server did not start: its figure stays unmeasured"
 	fi
 	if prepare_heavy; then
-		notes+=("compute-bound model: sweat-rate inputs and outputs, two hidden layers of $heavy_width")
+		notes+=("compute-bound model: sweat-rate inputs and outputs, two hidden layers of \
+$heavy_width units (largest CPU cache: $((cache_kib / 1024)) MiB)")
 		if home=$heavy_home start_server serve-heavy --feature-store memory; then
 			heavy_addr=$addr
 		fi
