@@ -2,13 +2,9 @@ package inference
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -36,79 +32,6 @@ const (
 // ErrBadOutcome reports an outcome that cannot be recorded; the error names the
 // field that is wrong.
 var ErrBadOutcome = errors.New("bad outcome")
-
-// OutcomeLog appends labels to a JSON-lines file, one evaluation.Label a line, and
-// syncs the file before each Append returns. It is safe for concurrent use.
-type OutcomeLog struct {
-	mu sync.Mutex
-	f  *os.File // guarded by mu
-}
-
-// OpenOutcomeLog opens, creating it and its folder when needed, the labels file at
-// path for appending.
-func OpenOutcomeLog(path string) (*OutcomeLog, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("open labels file: %w", err)
-	}
-	_, statErr := os.Stat(path)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open labels file: %w", err)
-	}
-
-	// A new file's name must survive a crash as well as its lines.
-	if errors.Is(statErr, os.ErrNotExist) {
-		if err := syncDir(dir); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open labels file: %w", err)
-		}
-	}
-	return &OutcomeLog{f: f}, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// Append writes l as one line and syncs the file.
-func (o *OutcomeLog) Append(l evaluation.Label) error {
-	line, err := json.Marshal(l)
-	if err != nil {
-		return fmt.Errorf("append label: %w", err)
-	}
-	line = append(line, '\n')
-
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.f == nil {
-		return errors.New("append label: the labels file is closed")
-	}
-	if _, err := o.f.Write(line); err != nil {
-		return fmt.Errorf("append label: %w", err)
-	}
-	if err := o.f.Sync(); err != nil {
-		return fmt.Errorf("append label: %w", err)
-	}
-	return nil
-}
-
-// Close closes the file.
-func (o *OutcomeLog) Close() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.f == nil {
-		return nil
-	}
-	err := o.f.Close()
-	o.f = nil
-	return err
-}
 
 // OutcomeService is the hydrocast.v1 service with RecordOutcome: the Server's
 // ingest and assessments, and labels appended to Labels. Register it in place of

@@ -23,12 +23,14 @@ import (
 	"github.com/hydrocast/hydrocast/features/offline"
 	"github.com/hydrocast/hydrocast/features/redisstore"
 	"github.com/hydrocast/hydrocast/features/wal"
+	"github.com/hydrocast/hydrocast/inference"
 )
 
 // athleteStoresNote tells, in every athlete subcommand's help, what they work on.
 const athleteStoresNote = `The athlete commands work on the stores in the state folder:
-the offline store (<home>/offline) and the write-ahead-logged online store of
-'hydrocast serve' (<home>/wal, with its snapshots). Stop the server first: it holds
+the offline store (<home>/offline), the write-ahead-logged online store of
+'hydrocast serve' (<home>/wal, with its snapshots) and the labels its RecordOutcome
+keeps (<home>/labels/labels.jsonl). Stop the server first: it holds
 the online store, and these commands refuse to run while it does. A server using
 --feature-store redis keeps its online features in Redis: name it with --redis-addr
 and export and delete reach it too (the servers may keep running). A server with
@@ -59,12 +61,13 @@ type athleteStores struct {
 	online  *wal.Durable      // nil when <home>/wal does not exist
 	redis   *redisstore.Store // nil without --redis-addr
 	rdb     *redis.Client
+	labels  string // the labels file RecordOutcome appends to, which may not exist
 }
 
 // openAthleteStores opens the offline store and, when it exists, the online store's
 // log; it fails when a server holds the log.
 func openAthleteStores(g *globals) (*athleteStores, error) {
-	s := &athleteStores{}
+	s := &athleteStores{labels: labelsPath(g.home)}
 	walDir := filepath.Join(g.home, "wal")
 	if _, err := os.Stat(walDir); err == nil {
 		o := wal.DefaultOptions()
@@ -121,8 +124,11 @@ func (s *athleteStores) deleteElsewhere(ctx context.Context, id string) error {
 }
 
 // holds reports whether any store keeps something of the athlete: a reading in the
-// offline store, or a window in the online store.
+// offline store, a window in the online store, or a label RecordOutcome kept.
 func (s *athleteStores) holds(ctx context.Context, id string) (bool, error) {
+	if n, err := inference.CountOutcomes(s.labels, id); err != nil || n > 0 {
+		return n > 0, err
+	}
 	var onlines []features.OnlineStore
 	if s.online != nil {
 		onlines = append(onlines, s.online)
@@ -192,7 +198,7 @@ func openHeldAthlete(ctx context.Context, g *globals, id string) (*athleteStores
 // store keeps anything: most often a mistyped id, which must not pass for done.
 func errNothingHeld(id, home string) error {
 	return fmt.Errorf("athlete %q: nothing held under %s (no readings offline, no "+
-		"window online); check the id", id, home)
+		"window online, no labels); check the id", id, home)
 }
 
 func (s *athleteStores) close() error {
@@ -218,8 +224,9 @@ func newAthleteExportCommand(g *globals) *cobra.Command {
 		Long: `Export writes the athlete's readings from the offline store, in event-time
 order, as readings.parquet (or readings.jsonl with --format jsonl), and their current
 features from the online store as features.json: every feature with its unit, value,
-status (present, missing, stale) and the schema version. Files appear whole or not at
-all.
+status (present, missing, stale) and the schema version, and their labels (the
+measured sweat rates RecordOutcome kept) as labels.jsonl when there are any. Files
+appear whole or not at all.
 
 ` + athleteStoresNote,
 		Example: `  hydrocast athlete export a-17 --out export/a-17
@@ -278,6 +285,14 @@ func runAthleteExport(ctx context.Context, g *globals, id, out, format, asOfFlag
 		fmt.Fprintf(stdout, "features as of %s in %s\n", asOf.UTC().Format(time.RFC3339),
 			sum.FeaturesFile)
 	}
+	labelsOut := filepath.Join(out, "labels.jsonl")
+	n, err := inference.ExportOutcomes(stores.labels, id, labelsOut)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(stdout, "%d labels (measured sweat rates) in %s\n", n, labelsOut)
+	}
 	return stores.close()
 }
 
@@ -288,9 +303,10 @@ func newAthleteDeleteCommand(g *globals) *cobra.Command {
 		Short: "Delete an athlete from the offline store, the online store and its log",
 		Long: `Delete removes every reading of the athlete from the offline store's Parquet
 files (rewriting the files that hold some), forgets their window, features and
-quarantine counts in the online store, and erases them from its write-ahead log and
-snapshots, so that no file under the state folder holds anything of them. It cannot
-be undone: export first if the data is wanted.
+quarantine counts in the online store, erases them from its write-ahead log and
+snapshots, and removes their labels (measured sweat rates of their sessions), so
+that no file under the state folder holds anything of them. It cannot be undone:
+export first if the data is wanted.
 
 It asks for confirmation on a terminal; elsewhere --yes is required.
 
@@ -328,7 +344,8 @@ func runAthleteDelete(ctx context.Context, g *globals, id string, yes bool, stdi
 	}
 	defer stores.close()
 
-	err = errors.Join(stores.holdings().Delete(ctx, id), stores.deleteElsewhere(ctx, id))
+	labels, err := inference.DeleteOutcomes(stores.labels, id)
+	err = errors.Join(err, stores.holdings().Delete(ctx, id), stores.deleteElsewhere(ctx, id))
 	if aerr := auditData(g.home, "athlete.delete", id, err); aerr != nil || err != nil {
 		if err != nil {
 			err = fmt.Errorf("delete athlete %s (running it again completes it): %w", id, err)
@@ -346,6 +363,9 @@ func runAthleteDelete(ctx context.Context, g *globals, id string, yes bool, stdi
 		where += ", Redis at " + athleteRedisAddr
 	}
 	fmt.Fprintf(stdout, "deleted athlete %s from %s under %s\n", id, where, g.home)
+	if labels > 0 {
+		fmt.Fprintf(stdout, "removed their %d labels from %s\n", labels, stores.labels)
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,11 +17,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hydrocast/hydrocast/auth/audit"
+	"github.com/hydrocast/hydrocast/evaluation"
 	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/features/importer"
 	"github.com/hydrocast/hydrocast/features/offline"
 	"github.com/hydrocast/hydrocast/features/redisstore"
 	"github.com/hydrocast/hydrocast/features/wal"
+	"github.com/hydrocast/hydrocast/inference"
 )
 
 // forgotten is the athlete the deletion test removes: an id long enough not to turn
@@ -132,17 +135,23 @@ func TestAthleteDeleteLeavesNoTrace(t *testing.T) {
 		}
 	}
 	fillOnline(t, home, forgotten, "stays")
+	// A server that keeps running appends labels, the athlete's among them.
+	labels, err := inference.OpenOutcomeLog(labelsPath(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer labels.Close()
+	appendLabels(t, labels, forgotten, "stays", forgotten)
 	holding := filesHolding(t, home, forgotten)
-	if !slices.ContainsFunc(holding, func(p string) bool {
-		return strings.Contains(p,
-			"offline")
-	}) || !slices.ContainsFunc(holding, func(p string) bool {
-		return strings.Contains(p, "wal")
-	}) {
-		t.Fatalf("before deleting, the athlete is in %q; want offline and wal files", holding)
+	for _, want := range []string{"offline", "wal", "labels"} {
+		if !slices.ContainsFunc(holding, func(p string) bool {
+			return strings.Contains(p, want)
+		}) {
+			t.Fatalf("before deleting, the athlete is in %q; want %s files too", holding, want)
+		}
 	}
 
-	_, _, err := runSub(t, home, newAthleteCommand, "delete", forgotten)
+	_, _, err = runSub(t, home, newAthleteCommand, "delete", forgotten)
 	if err == nil || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("delete without --yes off a terminal: %v, want an error naming --yes", err)
 	}
@@ -150,8 +159,9 @@ func TestAthleteDeleteLeavesNoTrace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	if !strings.Contains(out, "deleted athlete "+forgotten) {
-		t.Errorf("delete printed %q", out)
+	if !strings.Contains(out, "deleted athlete "+forgotten) ||
+		!strings.Contains(out, "removed their 2 labels from") {
+		t.Errorf("delete printed %q, want the athlete and their 2 labels named", out)
 	}
 	if left := filesHolding(t, home, forgotten); len(left) > 0 {
 		t.Fatalf("after deletion the athlete is still in %q", left)
@@ -178,6 +188,42 @@ func TestAthleteDeleteLeavesNoTrace(t *testing.T) {
 	if n := offlineCount(t, home, "stays"); n != 30 {
 		t.Errorf("offline store holds %d readings of the other athlete, want 30", n)
 	}
+	// The server's log goes on appending, to the new file.
+	appendLabels(t, labels, "later")
+	if got := labelAthletes(t, home); !slices.Equal(got, []string{"stays", "later"}) {
+		t.Errorf("labels file holds labels of %q, want [stays later]", got)
+	}
+}
+
+// appendLabels appends one label for each athlete, a session an hour apart.
+func appendLabels(t *testing.T, log *inference.OutcomeLog, athletes ...string) {
+	t.Helper()
+	start := time.Date(2025, 7, 1, 9, 0, 0, 0, time.UTC)
+	for i, id := range athletes {
+		s := start.Add(time.Duration(i) * time.Hour)
+		if err := log.Append(evaluation.Label{AthleteID: id, SessionStart: s,
+			SessionEnd: s.Add(45 * time.Minute), SweatRateLPerH: 1.1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// labelAthletes returns the athlete of each line of the home's labels file, in order.
+func labelAthletes(t *testing.T, home string) []string {
+	t.Helper()
+	data, err := os.ReadFile(labelsPath(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for line := range bytes.Lines(data) {
+		var l evaluation.Label
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("labels file line %q: %v", line, err)
+		}
+		ids = append(ids, l.AthleteID)
+	}
+	return ids
 }
 
 // offlineCount returns how many readings of the athlete the offline store holds.
@@ -237,6 +283,9 @@ func TestAthleteExport(t *testing.T) {
 	if n := bytes.Count(data, []byte("\n")); n != 30 {
 		t.Errorf("readings.jsonl has %d lines, want 30", n)
 	}
+	if _, err := os.Stat(filepath.Join(dir, "labels.jsonl")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("labels.jsonl of an athlete without labels: %v, want no file", err)
+	}
 	feats, err := os.ReadFile(filepath.Join(dir, "features.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -245,6 +294,29 @@ func TestAthleteExport(t *testing.T) {
 	if !bytes.Contains(feats, []byte(`"name": "heart_rate_bpm_last"`)) ||
 		!bytes.Contains(feats, []byte(`"value": 130`)) {
 		t.Errorf("features.json lacks the online heart rate:\n%.600s", feats)
+	}
+
+	// With labels, the athlete's own go into labels.jsonl as the server wrote them.
+	labels, err := inference.OpenOutcomeLog(labelsPath(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendLabels(t, labels, "other", "a-17")
+	if err := labels.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runSub(t, home, newAthleteCommand, "export", "a-17", "--out", dir)
+	if err != nil || !strings.Contains(out, "1 labels") {
+		t.Fatalf("export with labels: %v, printed %q", err, out)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "labels.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := os.ReadFile(labelsPath(home))
+	if lines := slices.Collect(bytes.Lines(all)); len(lines) != 2 ||
+		!bytes.Equal(got, lines[1]) {
+		t.Errorf("labels.jsonl = %q, want the athlete's line of %q", got, all)
 	}
 
 	_, _, err = runSub(t, home, newAthleteCommand, "export", "a-17", "--out", dir,
