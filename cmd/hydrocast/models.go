@@ -158,36 +158,44 @@ func aliasList(aliases map[string]int) string {
 func newModelsShowCommand(g *globals, f *modelsFlags) *cobra.Command {
 	var number int
 	var alias string
+	var card bool
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show a model and its versions, or one version in detail",
 		Long: `Show prints a model and the list of its versions or, with --version or --alias,
 one version in detail: status, artifact digest, signature with the features each
-input reads, metrics, tags, lineage and aliases.
+input reads, metrics, tags, lineage and aliases. --card prints the version's model
+card instead (Markdown: intended use, data, evaluation, limitations); --json gives
+the card's JSON document with the rest.
 
 It fails with exit status 1 when the model, version or alias does not exist, so
 that a script can ask whether, say, sweat-rate has a production version.`,
 		Example: `  hydrocast models show sweat-rate
   hydrocast models show sweat-rate --version 3 --json
+  hydrocast models show sweat-rate --alias production --card
   hydrocast models show sweat-rate --alias production || hydrocast train`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if number != 0 && alias != "" {
 				return errors.New("give --version or --alias, not both")
 			}
+			if card && number == 0 && alias == "" {
+				return errors.New("--card shows one version's card: give --version or --alias")
+			}
 			return withModelRegistry(cmd.Context(), g, f, func(r *registry.Registry) error {
 				return showModel(cmd.Context(), r, f, cmd.OutOrStdout(), args[0],
-					number, alias)
+					number, alias, card)
 			})
 		},
 	}
 	cmd.Flags().IntVar(&number, "version", 0, "show this version")
 	cmd.Flags().StringVar(&alias, "alias", "", "show the version this alias points at")
+	cmd.Flags().BoolVar(&card, "card", false, "print the version's model card (Markdown)")
 	return cmd
 }
 
 func showModel(ctx context.Context, r *registry.Registry, f *modelsFlags, w io.Writer,
-	name string, number int, alias string) error {
+	name string, number int, alias string, card bool) error {
 	m, err := r.Model(ctx, name)
 	if errors.Is(err, registry.ErrNotFound) {
 		return fmt.Errorf("no model named %q in the registry", name)
@@ -215,8 +223,15 @@ func showModel(ctx context.Context, r *registry.Registry, f *modelsFlags, w io.W
 	if err != nil {
 		return err
 	}
-	if f.json {
+	switch {
+	case f.json:
 		return printJSON(w, v)
+	case card && v.Card.Markdown == "":
+		return fmt.Errorf("%s version %d has no model card (%s made it)", name, v.Number,
+			orDash(v.Lineage.Generator))
+	case card:
+		_, err := io.WriteString(w, v.Card.Markdown)
+		return err
 	}
 	return describeVersion(w, v)
 }
@@ -687,12 +702,16 @@ type trafficView struct {
 	Policy *registry.TrafficPolicy `json:"policy"`
 	Serves []trafficShare          `json:"serves"`
 	Shadow int                     `json:"shadow,omitempty"`
+	// ShadowAlias names the shadow version's aliases, as trafficShare.Alias does.
+	ShadowAlias string `json:"shadow_alias,omitempty"`
 }
 
 type trafficShare struct {
 	Version int     `json:"version"`
 	Share   float64 `json:"share"` // 0 to 1
-	Alias   string  `json:"alias,omitempty"`
+	// Alias names the version's aliases, separated by spaces; without a policy it is
+	// production, which then serves everything.
+	Alias string `json:"alias,omitempty"`
 }
 
 func newTrafficShowCommand(g *globals, f *modelsFlags) *cobra.Command {
@@ -734,11 +753,22 @@ func loadTrafficView(ctx context.Context, r *registry.Registry,
 		for _, a := range p.Arms {
 			total += a.Weight
 		}
+		// The aliases name the versions for people; the policy, not they, routes.
+		aliases := func(n int) string {
+			v, err := r.Version(ctx, model, n)
+			if err != nil {
+				return ""
+			}
+			return strings.Join(v.Aliases, " ")
+		}
 		for _, a := range p.Arms {
 			view.Serves = append(view.Serves, trafficShare{Version: a.Version,
-				Share: a.Weight / total})
+				Share: a.Weight / total, Alias: aliases(a.Version)})
 		}
 		view.Policy, view.Shadow = &p, p.Shadow
+		if p.Shadow != 0 {
+			view.ShadowAlias = aliases(p.Shadow)
+		}
 		return view, nil
 	}
 	if !errors.Is(err, registry.ErrNotFound) {
@@ -776,7 +806,7 @@ func printTrafficView(w io.Writer, view trafficView) error {
 			strconv.FormatFloat(100*s.Share, 'f', 1, 64) + " %", s.Alias})
 	}
 	if view.Shadow != 0 {
-		rows = append(rows, []string{strconv.Itoa(view.Shadow), "shadow", ""})
+		rows = append(rows, []string{strconv.Itoa(view.Shadow), "shadow", view.ShadowAlias})
 	}
 	return table(w, []string{"VERSION", "SHARE", "ALIAS"}, rows)
 }

@@ -187,6 +187,10 @@ func TestModelsRefusals(t *testing.T) {
 			`model sweat-rate has no alias "production"`},
 		{"show unknown version", []string{"show", "sweat-rate", "--version", "9"},
 			"model sweat-rate has no version 9 (latest is 1)"},
+		{"card of an uploaded version", []string{"show", "sweat-rate", "--version", "1",
+			"--card"}, "sweat-rate version 1 has no model card (hydrocast models upload made it)"},
+		{"card of no version", []string{"show", "sweat-rate", "--card"},
+			"--card shows one version's card: give --version or --alias"},
 		{"alias to unknown version", []string{"alias", "set", "sweat-rate", "production",
 			"9", "--reason", "x"}, "model sweat-rate has no version 9"},
 		{"alias without reason", []string{"alias", "set", "sweat-rate", "production", "1"},
@@ -310,6 +314,12 @@ func TestModelsTraffic(t *testing.T) {
 		view.Policy.Principal != "tester" || view.Policy.Reason != "try v1 again" {
 		t.Errorf("show --output json: %+v", view)
 	}
+	// Under a policy the table still says which arm production is.
+	out = strings.Join(strings.Fields(c.must("models", "traffic", "show", "sweat-rate")),
+		" ")
+	if !strings.Contains(out, "1 10.0 % 2 90.0 % 3 shadow production") {
+		t.Errorf("show under a policy, the arms and production's alias:\n%s", out)
+	}
 
 	// A new split without --salt keeps the experiment.
 	c.must("models", "traffic", "set", "sweat-rate", "--split", "1=0.5,2=0.5",
@@ -368,5 +378,20 @@ func TestModelsTrafficRefusals(t *testing.T) {
 				t.Errorf("error %v, want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A trained version's card prints as the Markdown that training wrote.
+func TestModelsShowCard(t *testing.T) {
+	home, _ := trainedHome(t)
+	c := &cli{t: t, home: home}
+	var v registry.Version
+	decode(t, c.must("models", "show", "sweat-rate", "--alias", "production", "--json"), &v)
+	if v.Card.Markdown == "" {
+		t.Fatal("the trained version has no card")
+	}
+	out := c.must("models", "show", "sweat-rate", "--alias", "production", "--card")
+	if out != v.Card.Markdown {
+		t.Errorf("--card printed %q, want the card's Markdown %q", out, v.Card.Markdown)
 	}
 }
