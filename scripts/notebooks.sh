@@ -3,7 +3,8 @@
 # simulate a small cohort, train two versions, evaluate them (Parquet and JSON), serve
 # the first and replay a workout through it for the drift report, then run
 # `jupyter nbconvert --execute` on each notebook. The notebooks in the tree keep their
-# outputs stripped; the executed copies go to the temporary folder.
+# outputs stripped; the executed copies, with their tables and plots, go to
+# var/notebooks/ (NOTEBOOKS_OUT names another folder).
 #
 # Needs Debian's python3-nbconvert, python3-ipykernel, python3-pandas and
 # python3-matplotlib (PYTHON names another interpreter). Debian 12 packages no Parquet
@@ -14,6 +15,7 @@ bin=${1:-bin/hydrocast}
 python=${PYTHON:-python3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 notebooks="$root/notebooks"
+executed=${NOTEBOOKS_OUT:-$root/var/notebooks}
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 
 missing=$("$python" - <<'PY'
@@ -78,6 +80,6 @@ export MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 for nb in "$notebooks"/*.ipynb; do
   echo "== executing $(basename "$nb")"
   "$python" -m nbconvert --to notebook --execute --ExecutePreprocessor.timeout=300 \
-    --output-dir "$work/executed" "$nb"
+    --output-dir "$executed" "$nb"
 done
-echo "all notebooks ran"
+echo "all notebooks ran; the executed copies are in $executed"

@@ -17,6 +17,11 @@ import (
 
 // newTokenCommand returns `hydrocast token`, which makes the local signing key and
 // mints bearer tokens for `serve --auth local`.
+// tokenRolesHelp lists, in token's help and token issue's, what each role may do.
+const tokenRolesHelp = `Roles: service (ingest, assess, infer), data-scientist (upload,
+move staging), mlops (move production, traffic, rollback), researcher (evaluate, read
+drift), admin.`
+
 func newTokenCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
@@ -26,8 +31,7 @@ tokens (JWT, EdDSA) and the tokens themselves. A server started with --auth loca
 accepts the tokens signed by the key it is given; in production, use --auth oidc with
 your identity provider instead.
 
-Roles: service (ingest, assess, infer), data-scientist (upload, move staging), mlops
-(move production, traffic, rollback), researcher (evaluate, read drift), admin.`,
+` + tokenRolesHelp,
 		Example: `  hydrocast token keygen
   hydrocast token issue --role service --subject coach-app --ttl 8h
   hydrocast serve --auth local --listen :8470`,
@@ -50,8 +54,8 @@ old file yourself when that is what you want.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := keyPath(g.home, keyFile)
 			if _, err := os.Stat(path); err == nil {
-				return fmt.Errorf("--key %s exists; remove it first to replace the key "+
-					"(its tokens stop working)", path)
+				return fmt.Errorf("the key file %s exists (--key); remove it first to "+
+					"replace the key (its tokens stop working)", path)
 			}
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				return fmt.Errorf("--key: %w", err)
@@ -80,7 +84,9 @@ func newTokenIssueCommand(g *globals) *cobra.Command {
 		Use:   "issue",
 		Short: "Print a bearer token signed with the local key",
 		Long: `Issue prints a signed JWT for --subject holding the --role roles, valid for
---ttl. Send it as "authorization: Bearer <token>" (gRPC metadata or HTTP header).`,
+--ttl. Send it as "authorization: Bearer <token>" (gRPC metadata or HTTP header).
+
+` + tokenRolesHelp,
 		Example: `  hydrocast token issue --role service --subject s1
   hydrocast token issue --role mlops --role researcher --subject alice --ttl 15m
   TOKEN=$(hydrocast token issue --role service --subject s1)`,

@@ -67,8 +67,18 @@ func newServeCommand(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the gRPC server: reading ingest, assessments, health and reflection",
 		Long: `Serve loads the registry's production versions of the three models into ONNX
-Runtime and serves the hydrocast.v1 API (client-streaming Ingest, Assess, AssessBatch)
-with gRPC health checking and server reflection, so grpcurl works without .proto files.
+Runtime and serves, on --listen (gRPC):
+
+  hydrocast.v1.HydrocastService    client-streaming Ingest, Assess, AssessBatch and
+                                   RecordOutcome (post-session weigh-ins, kept as labels)
+  hydrocast.v1.RegistryService     models, versions, uploads, watching the registry
+  inference.GRPCInferenceService   the Open Inference Protocol v2 (ModelInfer,
+                                   ModelMetadata, ModelReady, ServerLive, ...)
+  grpc.health.v1.Health            SERVING once the production versions are warm
+
+with server reflection, so grpcurl works without .proto files; and on --http-listen
+the protocol's REST twin (POST /v2/models/NAME/infer, GET /v2/models/NAME, ...) and
+Prometheus metrics at /metrics.
 
 The server polls the registry and switches to new versions when an alias or a
 traffic policy moves. It stops on SIGINT or SIGTERM, letting requests in flight
@@ -78,8 +88,9 @@ Security: without flags it listens on loopback only, without TLS or authenticati
 Any other address needs --auth local or oidc (or the unsafe flag). Each call needs the
 least role its method needs (service: ingest, assess, infer); health, liveness and
 reflection stay open. Calls are limited per principal and per address, refused calls
-carry a retry hint, and authentication failures go to <home>/audit/auth.jsonl. Athlete
-ids in logs are replaced by keyed pseudonyms.`,
+carry a retry hint, and authentication failures, denials and the calls that change
+what is kept (uploads, alias moves, RecordOutcome, ...) go to <home>/audit/auth.jsonl.
+Athlete ids in logs are replaced by keyed pseudonyms.`,
 		Example: `  hydrocast serve
   grpcurl -plaintext 127.0.0.1:8470 list
   grpcurl -plaintext -d '{"athlete_id":"a-17"}' 127.0.0.1:8470 \
