@@ -27,8 +27,8 @@ func CheckServable(model string, sig registry.Signature) error {
 		}
 	}
 	if len(unknown) > 0 {
-		return fmt.Errorf("%w: unknown feature %s (hydrocast models show NAME lists a "+
-			"served model's features; the schema is in features/schema.go)",
+		return fmt.Errorf("%w: unknown feature %s (hydrocast models features lists "+
+			"every feature an input may read)",
 			registry.ErrInvalid, quoteList(unknown))
 	}
 	fam, ok := models.FamilyByName(model)

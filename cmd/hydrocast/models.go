@@ -69,6 +69,7 @@ alias that does not exist makes the command fail with exit status 1.`,
 		newModelsTrafficCommand(g, f),
 		newModelsUploadCommand(g, f),
 		newModelsTrialRunCommand(),
+		newModelsFeaturesCommand(f),
 	)
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hydrocast/hydrocast/features"
 	"github.com/hydrocast/hydrocast/models/onnxgraph"
 	"github.com/hydrocast/hydrocast/registry"
 )
@@ -393,5 +394,42 @@ func TestModelsShowCard(t *testing.T) {
 	out := c.must("models", "show", "sweat-rate", "--alias", "production", "--card")
 	if out != v.Card.Markdown {
 		t.Errorf("--card printed %q, want the card's Markdown %q", out, v.Card.Markdown)
+	}
+}
+
+// models features lists the schema, which is what upload checks names against.
+func TestModelsFeatures(t *testing.T) {
+	c := newCLI(t)
+	var list struct {
+		SchemaVersion int `json:"schema_version"`
+		Features      []struct {
+			Name, Unit string
+		} `json:"features"`
+	}
+	decode(t, c.must("models", "features", "--json"), &list)
+	schema := features.CurrentSchema()
+	if list.SchemaVersion != schema.Version() || len(list.Features) != schema.Len() {
+		t.Fatalf("schema %d with %d features, want %d with %d", list.SchemaVersion,
+			len(list.Features), schema.Version(), schema.Len())
+	}
+	for i, f := range list.Features {
+		if want := schema.Feature(i); f.Name != want.Name || f.Unit != want.Unit {
+			t.Errorf("feature %d = %s (%s), want %s (%s)", i, f.Name, f.Unit, want.Name,
+				want.Unit)
+		}
+	}
+	out := c.must("models", "features", "--match", "wbgt")
+	if !strings.Contains(out, "wbgt_c ") || strings.Contains(out, "heart_rate") {
+		t.Errorf("--match wbgt printed:\n%s", out)
+	}
+	if _, err := c.run("models", "features", "--match", "pulse"); err == nil ||
+		!strings.Contains(err.Error(), `no feature name contains "pulse"`) {
+		t.Errorf("--match pulse: %v, want an error naming it", err)
+	}
+	// An upload naming a feature outside the schema is told where to look.
+	_, err := c.run("models", "upload", modelFile(t, ""), "--name", "sweat-rate",
+		"--inputs-from-features", "heart_rate_mean_15m,skin_temp_c_mean_15m,wbgt_c")
+	if err == nil || !strings.Contains(err.Error(), "hydrocast models features") {
+		t.Errorf("upload with an unknown feature: %v, want it to name models features", err)
 	}
 }
