@@ -20,14 +20,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-
-	"github.com/prometheus/client_golang/prometheus"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -38,6 +37,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	hydrocastv1 "github.com/hydrocast/hydrocast/api/hydrocast/v1"
 	"github.com/hydrocast/hydrocast/auth"
 	"github.com/hydrocast/hydrocast/auth/audit"
 	"github.com/hydrocast/hydrocast/auth/token"
@@ -754,5 +754,52 @@ func TestWriteFileAtomicRefusesAFolder(t *testing.T) {
 	}
 	if _, err := os.Stat(dir + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("a temporary file was left beside the folder: %v", err)
+	}
+}
+
+// A client command calling a TLS server in plain text is told to pass --tls-ca, for a
+// unary call and a stream alike; with the CA it is served.
+func TestPlaintextClientToTLSServerIsToldOfTLSCA(t *testing.T) {
+	p := newPKI(t)
+	p.issue(t, "server", 100, true)
+	w := serveWired(t, securityFlags{authMode: "none", tlsCert: p.path("server.pem"),
+		tlsKey: p.path("server-key.pem")})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	plain, err := (&clientFlags{}).dial(w.grpcAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	_, err = healthpb.NewHealthClient(plain).Check(ctx, &healthpb.HealthCheckRequest{})
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "--tls-ca") {
+		t.Errorf("unary call in plain text: %v, want Unavailable naming --tls-ca", err)
+	}
+	stream, err := hydrocastv1.NewHydrocastServiceClient(plain).Ingest(ctx)
+	if err == nil {
+		_, err = stream.CloseAndRecv()
+	}
+	if !strings.Contains(fmt.Sprint(err), "--tls-ca") {
+		t.Errorf("stream in plain text: %v, want an error naming --tls-ca", err)
+	}
+
+	// replay says so too, without claiming to have replayed anything.
+	_, errOut, err := runSub(t, t.TempDir(), newReplayCommand,
+		writeFITFile(t, t.TempDir(), 5), "--athlete", "a-1", "--server", w.grpcAddr)
+	if err == nil || !strings.Contains(err.Error(), "--tls-ca") ||
+		strings.Contains(errOut, "replayed") {
+		t.Errorf("replay in plain text: %v, printed %q; want an error naming --tls-ca "+
+			"and no count of readings replayed", err, errOut)
+	}
+
+	secure, err := (&clientFlags{tlsCA: p.path("ca.pem")}).dial(w.grpcAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer secure.Close()
+	if _, err := healthpb.NewHealthClient(secure).Check(ctx,
+		&healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("with --tls-ca: %v", err)
 	}
 }

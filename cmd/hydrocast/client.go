@@ -6,11 +6,14 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // clientFlags say how a command reaches a running server that may ask for TLS and a
@@ -47,6 +50,10 @@ func (c *clientFlags) dial(addr string) (*grpc.ClientConn, error) {
 			MinVersion: tls.VersionTLS13})
 	}
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if c.tlsCA == "" {
+		opts = append(opts, grpc.WithChainUnaryInterceptor(hintUnary),
+			grpc.WithChainStreamInterceptor(hintStream))
+	}
 	if c.token != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: c.token,
 			secure: c.tlsCA != ""}))
@@ -66,3 +73,37 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 }
 
 func (b bearer) RequireTransportSecurity() bool { return b.secure }
+
+// tlsHint adds what to pass to the error of a plaintext call to a server that speaks
+// TLS: gRPC reports only that the server's preface never came.
+func tlsHint(err error) error {
+	s, ok := status.FromError(err)
+	if err == nil || !ok || s.Code() != codes.Unavailable ||
+		!strings.Contains(s.Message(), "server preface") {
+		return err
+	}
+	return status.Errorf(codes.Unavailable, "%s (does the server speak TLS? pass --tls-ca "+
+		"with the CA certificate that signed its --tls-cert)", s.Message())
+}
+
+func hintUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+	invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return tlsHint(invoker(ctx, method, req, reply, cc, opts...))
+}
+
+func hintStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn,
+	method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream,
+	error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, tlsHint(err)
+	}
+	return hintedStream{cs}, nil
+}
+
+// hintedStream passes a stream's errors through tlsHint.
+type hintedStream struct{ grpc.ClientStream }
+
+func (s hintedStream) SendMsg(m any) error { return tlsHint(s.ClientStream.SendMsg(m)) }
+func (s hintedStream) RecvMsg(m any) error { return tlsHint(s.ClientStream.RecvMsg(m)) }
+func (s hintedStream) CloseSend() error    { return tlsHint(s.ClientStream.CloseSend()) }

@@ -128,6 +128,10 @@ func runReplay(ctx context.Context, g *globals, f *replayFlags, path string,
 	out.stderr = stderr
 	total, err := replayMinutes(ctx, client, res.Readings, f, out)
 	out.flush()
+	answered := total.Accepted + total.Duplicates + total.Late + total.Rejected
+	if err != nil && answered == 0 {
+		return fmt.Errorf("replay %s: %w", path, err)
+	}
 	fmt.Fprintf(stderr, "replayed %d readings: %d accepted, %d duplicates, %d late, "+
 		"%d rejected\n", len(res.Readings), total.Accepted, total.Duplicates, total.Late,
 		total.Rejected)
