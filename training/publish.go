@@ -83,8 +83,8 @@ func publishRequest(fr *FamilyReport, rep *Report, o Options) (registry.PublishR
 	req := registry.PublishRequest{
 		Model:            f.Name,
 		ModelDescription: f.Description,
-		Description: fmt.Sprintf("%s, trained on %s data %s seed %d", fr.Algorithm,
-			o.trainedOn(), rep.Data.Generator, rep.Data.CohortSeed),
+		Description: fmt.Sprintf("%s, trained with seed %d on %s data %s seed %d",
+			fr.Algorithm, o.Seed, o.trainedOn(), rep.Data.Generator, rep.Data.CohortSeed),
 		Signature: signature(f),
 		Tags:      tags,
 		Card:      registry.ModelCard{Markdown: fr.Card.Markdown(), Document: doc},

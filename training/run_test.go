@@ -120,6 +120,11 @@ func checkPublished(t *testing.T, regDir, cohortDir string, rep *Report) {
 			t.Errorf("%s: lineage %+v, want fingerprint %s", fr.Family, v.Lineage,
 				fingerprint)
 		}
+		// Versions trained with other seeds on the same data read differently in lists.
+		if !strings.Contains(v.Description, "trained with seed 1 on simulated data") {
+			t.Errorf("%s: description %q does not name the training seed", fr.Family,
+				v.Description)
+		}
 		var card Card
 		if err := json.Unmarshal(v.Card.Document, &card); err != nil ||
 			card.TrainedOn != "simulated" || card.Data.Generator == "" {
