@@ -26,6 +26,8 @@ type Server struct {
 
 	store features.OnlineStore
 	log   *slog.Logger
+	// assignments receives the traffic assignments; nil sends them to log.
+	assignments *slog.Logger
 
 	current atomic.Pointer[servedSet]
 	vectors sync.Pool // *features.Vector

@@ -32,14 +32,25 @@ func (s *Server) ShadowStats() ShadowStats {
 		Dropped: s.shadows.dropped.Load()}
 }
 
+// SetAssignmentLog sends the traffic assignments, one record per athlete and
+// experiment arm assigned, to log instead of the server's own log, which a busy
+// experiment would flood. Call it before serving.
+func (s *Server) SetAssignmentLog(log *slog.Logger) {
+	s.assignments = log
+}
+
 // logAssignments logs, for A/B analysis, each arm a traffic policy assigned the
 // athlete to. The log handler is expected to pseudonymize athlete_id.
 func (s *Server) logAssignments(ctx context.Context, r *Routing, athleteID string) {
-	if len(r.Assignments) == 0 || !s.log.Enabled(ctx, slog.LevelInfo) {
+	log := s.assignments
+	if log == nil {
+		log = s.log
+	}
+	if len(r.Assignments) == 0 || !log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	for _, a := range r.Assignments {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "traffic assignment",
+		log.LogAttrs(ctx, slog.LevelInfo, "traffic assignment",
 			slog.String("model", a.Model), slog.Int("version", a.Version),
 			slog.String("athlete_id", athleteID), slog.Int("arm", a.Arm),
 			slog.String("experiment", a.Experiment))

@@ -82,6 +82,14 @@ type security struct {
 	tls   *tlsconfig.Reloader // nil without --tls-cert
 	audit *audit.Log
 	log   *slog.Logger
+	// pseudonyms replaces athlete ids in logs; pseudonymize wraps other logs with it.
+	pseudonyms *pseudonym.Pseudonymizer
+}
+
+// pseudonymize returns h with athlete ids replaced by their pseudonyms, as in the
+// server's own log.
+func (s *security) pseudonymize(h slog.Handler) slog.Handler {
+	return pseudonym.NewHandler(h, s.pseudonyms)
 }
 
 // checkBind refuses addresses other machines can reach while authentication is off.
@@ -111,7 +119,7 @@ func newSecurity(ctx context.Context, home string, f *securityFlags,
 	if err != nil {
 		return nil, err
 	}
-	s := &security{log: log}
+	s := &security{log: log, pseudonyms: p}
 	if f.tlsCert != "" || f.tlsKey != "" || f.tlsClientCA != "" {
 		if f.tlsCert == "" || f.tlsKey == "" {
 			return nil, errors.New("--tls-cert and --tls-key go together " +

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -240,5 +241,66 @@ func TestTrainRefusesSplitsThatLeaveNoOneToTrainOn(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "train") {
 			t.Errorf("--test-share %s: %v, want a clear refusal", share, err)
 		}
+	}
+}
+
+// Under a traffic policy every assignment goes to <home>/logs/assignments.jsonl, one
+// JSON record each, under the athlete's pseudonym.
+func TestServeLogsAssignmentsToTheirOwnFile(t *testing.T) {
+	trained, args := trainedHome(t)
+	home := t.TempDir()
+	if err := os.CopyFS(home, os.DirFS(trained)); err != nil {
+		t.Fatal(err)
+	}
+	c := &cli{t: t, home: home}
+	c.must("models", "traffic", "set", "sweat-rate", "--split", "1=100", "--salt", "exp-a",
+		"--reason", "assignment log test")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	served := make(chan error, 1)
+	go func() {
+		root := newRootCommand()
+		root.SetArgs([]string{"--home", home, "serve", "--listen", "127.0.0.1:0",
+			"--http-listen", "", "--addr-file", addrFile})
+		served <- root.ExecuteContext(ctx)
+	}()
+	addr := waitForFile(t, addrFile, served)
+	fields := strings.Fields(args)
+	athlete := fields[slices.Index(fields, "--athlete")+1]
+	rows := timelineRows(t, c.must(append([]string{"replay"}, append(fields,
+		"--server", addr, "--output", "jsonl")...)...))
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+
+	data, err := os.ReadFile(filepath.Join(home, "logs", "assignments.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), athlete) {
+		t.Errorf("the assignment log holds the raw athlete id %q", athlete)
+	}
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		var rec struct {
+			Msg, Model, Experiment string
+			AthleteID              string `json:"athlete_id"`
+			Version                int
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if rec.Msg != "traffic assignment" || rec.Model != "sweat-rate" ||
+			rec.Version != 1 || rec.Experiment != "exp-a" || rec.AthleteID == "" {
+			t.Fatalf("assignment record %q", line)
+		}
+		n++
+	}
+	// One assessment per replayed minute, each assigned by the policy.
+	if n < len(rows) {
+		t.Errorf("%d assignment records for %d assessed minutes", n, len(rows))
 	}
 }

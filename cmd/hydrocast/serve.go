@@ -59,6 +59,7 @@ type serveFlags struct {
 	offline         bool
 	pubsubSub       string
 	pprofAddr       string
+	assignmentLog   string
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -138,6 +139,9 @@ Athlete ids in logs are replaced by keyed pseudonyms.`,
 	fl.StringVar(&f.traceEndpoint, "trace-endpoint", "", "OTLP collector host:port "+
 		"for --trace-exporter otlp; empty means OTEL_EXPORTER_OTLP_ENDPOINT or "+
 		"localhost:4317")
+	fl.StringVar(&f.assignmentLog, "assignment-log", "", "JSON-lines file that each "+
+		"A/B traffic assignment is appended to, athlete ids pseudonymized; default "+
+		"<home>/logs/assignments.jsonl, - for the server's own log")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's runtime profiles "+
 		"(CPU, heap, goroutines; /debug/pprof/) on this loopback host:port, without "+
 		"authentication; empty, the default, turns it off")
@@ -246,6 +250,11 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 	}
 	srv := inference.NewServer(store, set, log)
 	defer srv.Close()
+	closeAssignments, err := logAssignments(g.home, f.assignmentLog, srv, sec)
+	if err != nil {
+		return err
+	}
+	defer closeAssignments()
 
 	obs, stopTracing, err := newObservability(ctx, f)
 	if err != nil {
@@ -566,4 +575,27 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// logAssignments sends srv's traffic assignments to the JSON-lines file path
+// (default <home>/logs/assignments.jsonl), appending, with athlete ids pseudonymized
+// as in the server's log; "-" leaves them in that log. It returns what closes the
+// file.
+func logAssignments(home, path string, srv *inference.Server, sec *security) (func(),
+	error) {
+	switch path {
+	case "-":
+		return func() {}, nil
+	case "":
+		path = filepath.Join(home, "logs", "assignments.jsonl")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("--assignment-log: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--assignment-log: %w", err)
+	}
+	srv.SetAssignmentLog(slog.New(sec.pseudonymize(slog.NewJSONHandler(f, nil))))
+	return func() { f.Close() }, nil
 }
