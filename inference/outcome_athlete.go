@@ -50,7 +50,7 @@ func OpenOutcomeLog(path string) (*OutcomeLog, error) {
 // file's name must survive a crash as well as its lines.
 func (o *OutcomeLog) open() error {
 	_, statErr := os.Stat(o.path)
-	f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(o.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
@@ -80,12 +80,20 @@ func (o *OutcomeLog) Append(l evaluation.Label) error {
 	if o.f == nil {
 		return errors.New("append label: the labels file is closed")
 	}
-	if err := o.lock.RLock(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+	defer cancel()
+	if err := lockLabels(ctx, o.lock, true); err != nil {
 		return fmt.Errorf("append label: lock labels file: %w", err)
 	}
 	defer o.lock.Unlock()
 	if err := o.reopenIfReplaced(); err != nil {
 		return fmt.Errorf("append label: %w", err)
+	}
+	// A last line a crash cut short stays a line of its own.
+	if torn, err := o.endsTorn(); err != nil {
+		return fmt.Errorf("append label: %w", err)
+	} else if torn {
+		line = append([]byte{'\n'}, line...)
 	}
 	if _, err := o.f.Write(line); err != nil {
 		return fmt.Errorf("append label: %w", err)
@@ -94,6 +102,19 @@ func (o *OutcomeLog) Append(l evaluation.Label) error {
 		return fmt.Errorf("append label: %w", err)
 	}
 	return nil
+}
+
+// endsTorn reports whether the file is not empty and does not end with a newline.
+func (o *OutcomeLog) endsTorn() (bool, error) {
+	info, err := o.f.Stat()
+	if err != nil || info.Size() == 0 {
+		return false, err
+	}
+	last := make([]byte, 1)
+	if _, err := o.f.ReadAt(last, info.Size()-1); err != nil {
+		return false, err
+	}
+	return last[0] != '\n', nil
 }
 
 // reopenIfReplaced reopens the file when the name no longer leads to the open one.
@@ -142,10 +163,11 @@ const lockWait = 10 * time.Second
 // a missing file holds none.
 func CountOutcomes(path, athleteID string) (int, error) {
 	n := 0
-	err := scanOutcomes(path, func(_ []byte, id string) {
-		if id == athleteID {
+	err := scanOutcomes(path, athleteID, func(_ []byte, mine bool) error {
+		if mine {
 			n++
 		}
+		return nil
 	})
 	if err != nil {
 		return 0, err
@@ -153,21 +175,29 @@ func CountOutcomes(path, athleteID string) (int, error) {
 	return n, nil
 }
 
-// ExportOutcomes writes the athlete's labels from the labels file at path, as
-// written, one a line, into the file out, which appears whole or not at all and only
-// when there is at least one label. It returns how many it wrote.
+// ExportOutcomes writes the athlete's labels from the labels file at path, one a
+// line, into the file out, which appears whole or not at all and only when there is
+// at least one label; an out left by an earlier export is removed when there is none.
+// It returns how many it wrote.
 func ExportOutcomes(path, athleteID, out string) (int, error) {
 	var buf bytes.Buffer
 	n := 0
-	err := scanOutcomes(path, func(line []byte, id string) {
-		if id == athleteID {
-			buf.Write(line)
+	err := scanOutcomes(path, athleteID, func(line []byte, mine bool) error {
+		if mine {
+			buf.Write(bytes.TrimRight(line, "\r\n"))
 			buf.WriteByte('\n')
 			n++
 		}
+		return nil
 	})
-	if err != nil || n == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if n == 0 {
+		if err := os.Remove(out); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("export labels: %w", err)
+		}
+		return 0, nil
 	}
 	if err := writeFileAtomic(out, buf.Bytes(), 0o600); err != nil {
 		return 0, fmt.Errorf("export labels: %w", err)
@@ -175,54 +205,76 @@ func ExportOutcomes(path, athleteID, out string) (int, error) {
 	return n, nil
 }
 
-// DeleteOutcomes removes every label of the athlete from the labels file at path and
-// returns how many it removed. The file is replaced whole (written beside it, synced,
-// renamed over it), so a crash leaves either the old or the new file; other lines are
-// kept byte for byte. It refuses, removing nothing, when a line is not a label (it
-// cannot tell whose that line is). OutcomeLogs appending to the file meanwhile wait
-// for it and then append to the new file.
+// DeleteOutcomes removes every label of the athlete from the labels file at path (or
+// the file a symbolic link there leads to) and returns how many it removed. The file
+// is replaced whole (written beside it, synced, renamed over it), so a crash leaves
+// either the old or the new file; other lines are kept byte for byte. A line that is
+// not a label, such as one a crash cut short, goes when it holds the athlete's id
+// and stays otherwise. OutcomeLogs appending to the file meanwhile wait for it and
+// then append to the new file.
 func DeleteOutcomes(path, athleteID string) (int, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	target, err := filepath.EvalSymlinks(path)
+	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
-	lock := labelsLock(path)
+	if err != nil {
+		return 0, fmt.Errorf("delete labels: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
 	defer cancel()
-	ok, err := lock.TryLockContext(ctx, 10*time.Millisecond)
-	if err == nil && !ok {
-		err = fmt.Errorf("another process held it for %s", lockWait)
-	}
-	if err != nil {
+	lock := labelsLock(path)
+	if err := lockLabels(ctx, lock, false); err != nil {
 		return 0, fmt.Errorf("lock labels file %s: %w", path, err)
 	}
 	defer lock.Unlock()
 
-	var kept bytes.Buffer
-	removed := 0
-	err = scanOutcomes(path, func(line []byte, id string) {
-		if id == athleteID {
-			removed++
-			return
-		}
-		kept.Write(line)
-		kept.WriteByte('\n')
-	})
-	if err != nil || removed == 0 {
-		return 0, err
-	}
-	info, err := os.Stat(path)
-	if err == nil {
-		err = writeFileAtomic(path, kept.Bytes(), info.Mode().Perm())
-	}
+	removed, err := rewriteWithout(target, athleteID)
 	if err != nil {
-		return 0, fmt.Errorf("delete labels from %s: %w", path, err)
+		return 0, fmt.Errorf("delete labels from %s: %w", target, err)
 	}
 	return removed, nil
 }
 
-// scanOutcomes calls fn with every non-blank line of the labels file and the
-// athlete it names. A missing file has no lines.
-func scanOutcomes(path string, fn func(line []byte, athleteID string)) error {
+// rewriteWithout replaces the labels file at path with a copy without the athlete's
+// lines, unless it has none.
+func rewriteWithout(path, athleteID string) (int, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	w := bufio.NewWriter(tmp)
+	removed := 0
+	err = scanOutcomes(path, athleteID, func(line []byte, mine bool) error {
+		if mine {
+			removed++
+			return nil
+		}
+		_, err := w.Write(line)
+		return err
+	})
+	if err != nil || removed == 0 {
+		tmp.Close()
+		return 0, err
+	}
+	err = errors.Join(w.Flush(), tmp.Chmod(info.Mode().Perm()), tmp.Sync(), tmp.Close())
+	if err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return 0, err
+	}
+	return removed, syncDir(dir)
+}
+
+// scanOutcomes calls fn with every line of the labels file, its end included, and
+// whether it is one of the athlete's (see ownsLine). A missing file has no lines.
+func scanOutcomes(path, athleteID string, fn func(line []byte, mine bool) error) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -232,20 +284,13 @@ func scanOutcomes(path string, fn func(line []byte, athleteID string)) error {
 	}
 	defer f.Close()
 
+	quoted, _ := json.Marshal(athleteID)
 	r := bufio.NewReader(f)
-	for n := 1; ; n++ {
+	for {
 		line, err := r.ReadBytes('\n')
 		if len(line) > 0 {
-			line = bytes.TrimRight(line, "\r\n")
-			if len(bytes.TrimSpace(line)) > 0 {
-				var l struct {
-					AthleteID *string `json:"athlete_id"`
-				}
-				if jerr := json.Unmarshal(line, &l); jerr != nil || l.AthleteID == nil {
-					return fmt.Errorf("labels file %s line %d: not a label with an "+
-						"athlete_id; fix or remove the line, then try again", path, n)
-				}
-				fn(line, *l.AthleteID)
+			if ferr := fn(line, ownsLine(line, athleteID, quoted)); ferr != nil {
+				return ferr
 			}
 		}
 		if errors.Is(err, io.EOF) {
@@ -253,6 +298,51 @@ func scanOutcomes(path string, fn func(line []byte, athleteID string)) error {
 		}
 		if err != nil {
 			return fmt.Errorf("read labels file: %w", err)
+		}
+	}
+}
+
+// ownsLine reports whether a line of a labels file belongs to the athlete: a label
+// naming them, or a line that is no label (cut short by a crash, edited by hand) but
+// holds their id as a JSON string, quoted. Erasing a damaged line of theirs matters
+// more than keeping it.
+func ownsLine(line []byte, athleteID string, quoted []byte) bool {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return false
+	}
+	var l struct {
+		AthleteID *string `json:"athlete_id"`
+	}
+	if err := json.Unmarshal(line, &l); err == nil && l.AthleteID != nil {
+		return *l.AthleteID == athleteID
+	}
+	return bytes.Contains(line, quoted)
+}
+
+// lockLabels takes the labels lock, shared or exclusive, by ctx's deadline, making
+// sure that the lock file it holds is still the one its path names: were the file
+// removed meanwhile, another process could lock a new one at the same time.
+func lockLabels(ctx context.Context, lock *flock.Flock, shared bool) error {
+	for {
+		try := lock.TryLockContext
+		if shared {
+			try = lock.TryRLockContext
+		}
+		ok, err := try(ctx, 5*time.Millisecond)
+		if err == nil && !ok {
+			err = errors.New("another process holds it")
+		}
+		if err != nil {
+			return err
+		}
+		held, herr := lock.Stat()
+		named, nerr := os.Stat(lock.Path())
+		if herr == nil && nerr == nil && os.SameFile(held, named) {
+			return nil
+		}
+		if err := lock.Unlock(); err != nil {
+			return err
 		}
 	}
 }

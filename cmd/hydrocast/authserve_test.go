@@ -793,6 +793,19 @@ func TestPlaintextClientToTLSServerIsToldOfTLSCA(t *testing.T) {
 			"and no count of readings replayed", err, errOut)
 	}
 
+	// A plain HTTP/1.1 port given by mistake is not taken for TLS.
+	web := httptest.NewServer(http.NotFoundHandler())
+	defer web.Close()
+	wrongPort, err := (&clientFlags{}).dial(strings.TrimPrefix(web.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wrongPort.Close()
+	_, err = healthpb.NewHealthClient(wrongPort).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err == nil || strings.Contains(err.Error(), "--tls-ca") {
+		t.Errorf("plain text to the REST port: %v, want an error without the TLS hint", err)
+	}
+
 	secure, err := (&clientFlags{tlsCA: p.path("ca.pem")}).dial(w.grpcAddr)
 	if err != nil {
 		t.Fatal(err)

@@ -75,11 +75,13 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 func (b bearer) RequireTransportSecurity() bool { return b.secure }
 
 // tlsHint adds what to pass to the error of a plaintext call to a server that speaks
-// TLS: gRPC reports only that the server's preface never came.
+// TLS: gRPC reports only that the connection closed before the server's preface
+// came. Other failures to read a preface (an HTTP/1.1 or Redis port given by
+// mistake) keep their own message.
 func tlsHint(err error) error {
 	s, ok := status.FromError(err)
 	if err == nil || !ok || s.Code() != codes.Unavailable ||
-		!strings.Contains(s.Message(), "server preface") {
+		!strings.Contains(s.Message(), "server preface: EOF") {
 		return err
 	}
 	return status.Errorf(codes.Unavailable, "%s (does the server speak TLS? pass --tls-ca "+
