@@ -113,17 +113,7 @@ func TestEndToEndServeAndReplayOverGRPC(t *testing.T) {
 		t.Fatalf("simulate suggested no replay command (got %q)", args)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	addrFile := filepath.Join(t.TempDir(), "addr")
-	served := make(chan error, 1)
-	go func() {
-		root := newRootCommand()
-		root.SetArgs([]string{"--home", home, "serve", "--listen", "127.0.0.1:0",
-			"--http-listen", "", "--addr-file", addrFile})
-		served <- root.ExecuteContext(ctx)
-	}()
-	addr := waitForFile(t, addrFile, served)
-
+	addr, stop := serveHome(t, home)
 	c := &cli{t: t, home: home}
 	out := c.must(append([]string{"replay"}, append(fields,
 		"--server", addr, "--output", "jsonl")...)...)
@@ -137,14 +127,35 @@ func TestEndToEndServeAndReplayOverGRPC(t *testing.T) {
 			first, last, len(rows))
 	}
 
-	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("serve stopped with %v", err)
+	if err := stop(); err != nil {
+		t.Errorf("serve stopped with %v", err)
+	}
+}
+
+// serveHome runs hydrocast serve on home, gRPC on a free loopback port and no REST,
+// and returns its address and what stops it and returns how it ended.
+func serveHome(t *testing.T, home string) (addr string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	served := make(chan error, 1)
+	go func() {
+		root := newRootCommand()
+		root.SetArgs([]string{"--home", home, "serve", "--listen", "127.0.0.1:0",
+			"--http-listen", "", "--addr-file", addrFile})
+		served <- root.ExecuteContext(ctx)
+	}()
+	addr = waitForFile(t, addrFile, served)
+	return addr, func() error {
+		cancel()
+		select {
+		case err := <-served:
+			return err
+		case <-time.After(15 * time.Second):
+			t.Fatal("serve did not stop within 15 s of its context ending")
+			return nil
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop within 15 s of its context ending")
 	}
 }
 
@@ -256,23 +267,12 @@ func TestServeLogsAssignmentsToTheirOwnFile(t *testing.T) {
 	c.must("models", "traffic", "set", "sweat-rate", "--split", "1=100", "--salt", "exp-a",
 		"--reason", "assignment log test")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrFile := filepath.Join(t.TempDir(), "addr")
-	served := make(chan error, 1)
-	go func() {
-		root := newRootCommand()
-		root.SetArgs([]string{"--home", home, "serve", "--listen", "127.0.0.1:0",
-			"--http-listen", "", "--addr-file", addrFile})
-		served <- root.ExecuteContext(ctx)
-	}()
-	addr := waitForFile(t, addrFile, served)
+	addr, stop := serveHome(t, home)
 	fields := strings.Fields(args)
 	athlete := fields[slices.Index(fields, "--athlete")+1]
 	rows := timelineRows(t, c.must(append([]string{"replay"}, append(fields,
 		"--server", addr, "--output", "jsonl")...)...))
-	cancel()
-	if err := <-served; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 
