@@ -199,7 +199,11 @@ func ExportOutcomes(path, athleteID, out string) (int, error) {
 		}
 		return 0, nil
 	}
-	if err := writeFileAtomic(out, buf.Bytes(), 0o600); err != nil {
+	err = replaceFile(out, 0o600, func(w io.Writer) error {
+		_, err := w.Write(buf.Bytes())
+		return err
+	})
+	if err != nil {
 		return 0, fmt.Errorf("export labels: %w", err)
 	}
 	return n, nil
@@ -242,35 +246,32 @@ func rewriteWithout(path, athleteID string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	w := bufio.NewWriter(tmp)
 	removed := 0
-	err = scanOutcomes(path, athleteID, func(line []byte, mine bool) error {
-		if mine {
-			removed++
-			return nil
+	err = replaceFile(path, info.Mode().Perm(), func(w io.Writer) error {
+		err := scanOutcomes(path, athleteID, func(line []byte, mine bool) error {
+			if mine {
+				removed++
+				return nil
+			}
+			_, err := w.Write(line)
+			return err
+		})
+		if err == nil && removed == 0 {
+			return errUnchanged
 		}
-		_, err := w.Write(line)
 		return err
 	})
-	if err != nil || removed == 0 {
-		tmp.Close()
-		return 0, err
+	if errors.Is(err, errUnchanged) {
+		return 0, nil
 	}
-	err = errors.Join(w.Flush(), tmp.Chmod(info.Mode().Perm()), tmp.Sync(), tmp.Close())
 	if err != nil {
 		return 0, err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, err
-	}
-	return removed, syncDir(dir)
+	return removed, nil
 }
+
+// errUnchanged, returned by replaceFile's write, leaves the file as it was.
+var errUnchanged = errors.New("nothing to change")
 
 // scanOutcomes calls fn with every line of the labels file, its end included, and
 // whether it is one of the athlete's (see ownsLine). A missing file has no lines.
@@ -347,18 +348,22 @@ func lockLabels(ctx context.Context, lock *flock.Flock, shared bool) error {
 	}
 }
 
-// writeFileAtomic writes data to a new file beside path, syncs it and renames it
-// over path, then syncs the folder: after a crash path is either as it was or holds
-// data.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+// replaceFile writes a new file beside path through write, syncs it and renames it
+// over path, then syncs the folder: after a crash path is either as it was or whole.
+// When write fails, path stays as it was.
+func replaceFile(path string, perm os.FileMode, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
-	_, err = tmp.Write(data)
-	err = errors.Join(err, tmp.Chmod(perm), tmp.Sync(), tmp.Close())
+	w := bufio.NewWriter(tmp)
+	if err := write(w); err != nil {
+		tmp.Close()
+		return err
+	}
+	err = errors.Join(w.Flush(), tmp.Chmod(perm), tmp.Sync(), tmp.Close())
 	if err != nil {
 		return err
 	}
