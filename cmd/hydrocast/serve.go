@@ -313,7 +313,10 @@ func runServe(ctx context.Context, g *globals, f *serveFlags) error {
 		"auth", f.security.authMode, "tls", sec.tls != nil)
 	for _, name := range slices.Sorted(maps.Keys(obs.batching)) {
 		o, model := obs.batching[name], name
-		if name == "" {
+		switch {
+		case name == "" && len(obs.batching) == 1:
+			model = "every model"
+		case name == "":
 			model = "every other model"
 		}
 		if o.MaxSize < 2 {
